@@ -1,0 +1,169 @@
+import OSS from 'ali-oss';
+import type { Config } from './config';
+import type { Credentials } from './credentials';
+import { OssError, messageOf } from './errors';
+
+/** An object as written to the destination bucket, as the manifest records it. */
+export interface WrittenObject {
+  key: string;
+  size: number;
+  etag: string;
+  /** CRC-64/XZ of the object's bytes as an unsigned decimal, as OSS reports it in `x-oss-hash-crc64ecma`. */
+  crc64: string;
+  contentType: string;
+}
+
+export interface ObjectHead {
+  size: number;
+  etag: string;
+  crc64: string | undefined;
+  contentType: string | undefined;
+  meta: Record<string, string>;
+}
+
+export interface WriteOptions {
+  contentType: string;
+  /** User metadata, sent as `x-oss-meta-<name>` headers. */
+  meta?: Record<string, string>;
+  /** Fails with 409 FileAlreadyExists instead of replacing an object that already exists. */
+  forbidOverwrite?: boolean;
+  /** Whole-request deadline in milliseconds (ali-oss's `timeout` is not an idle timer). */
+  timeoutMs?: number;
+}
+
+/** Response headers of an ali-oss result; ali-oss keeps the ETag and checksums only there. */
+type ResponseHeaders = Record<string, string | undefined>;
+
+/**
+ * The customer's bucket, reached through `ali-oss` with V4 signatures. Every ali-oss failure is turned into
+ * an `OssError` that names the key and says whether a retry may succeed.
+ */
+export class OssBucket {
+  readonly client: OSS;
+  readonly bucket: string;
+
+  constructor(config: Pick<Config, 'ossBucket' | 'ossRegion' | 'ossEndpoint' | 'ossInternal'>, credentials: Credentials) {
+    this.bucket = config.ossBucket;
+    this.client = new OSS({
+      accessKeyId: credentials.accessKeyId,
+      accessKeySecret: credentials.accessKeySecret,
+      bucket: config.ossBucket,
+      region: config.ossRegion,
+      authorizationV4: true,
+      secure: true,
+      timeout: 60_000,
+      ...(config.ossEndpoint === undefined ? { internal: config.ossInternal } : { endpoint: config.ossEndpoint }),
+      ...(credentials.securityToken === undefined
+        ? {}
+        : {
+            stsToken: credentials.securityToken,
+            // ali-oss warns on every construction with a token but no refresh function. The function's role
+            // credentials are fixed for one invocation, so the refresh returns the same ones.
+            refreshSTSToken: async () => ({
+              accessKeyId: credentials.accessKeyId,
+              accessKeySecret: credentials.accessKeySecret,
+              stsToken: credentials.securityToken ?? '',
+            }),
+            refreshSTSTokenInterval: 3_600_000,
+          }),
+    });
+  }
+
+  /** Reads an object's size and checksums, or returns undefined when it does not exist. */
+  async head(key: string): Promise<ObjectHead | undefined> {
+    try {
+      const result = await this.client.head(key);
+      const headers = result.res.headers as ResponseHeaders;
+      return {
+        size: Number(headers['content-length'] ?? 0),
+        etag: unquote(headers.etag),
+        crc64: headers['x-oss-hash-crc64ecma'],
+        contentType: headers['content-type'],
+        meta: (result.meta ?? {}) as Record<string, string>,
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw toOssError('HEAD', key, error);
+    }
+  }
+
+  /** Reads a small object as text, or returns undefined when it does not exist. */
+  async getText(key: string): Promise<string | undefined> {
+    try {
+      const result = await this.client.get(key);
+      return Buffer.from(result.content as Buffer).toString('utf8');
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw toOssError('GET', key, error);
+    }
+  }
+
+  /** Writes a whole object from memory with one PutObject (Content-MD5 checked by OSS). */
+  async putBuffer(key: string, body: Buffer, options: WriteOptions): Promise<{ etag: string; crc64: string | undefined }> {
+    try {
+      const result = await this.client.put(key, body, {
+        mime: options.contentType,
+        headers: writeHeaders(options),
+        timeout: options.timeoutMs ?? 60_000,
+      } as OSS.PutObjectOptions);
+      const headers = result.res.headers as ResponseHeaders;
+      return { etag: unquote(headers.etag), crc64: headers['x-oss-hash-crc64ecma'] };
+    } catch (error) {
+      throw toOssError('PUT', key, error);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.delete(key);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw toOssError('DELETE', key, error);
+    }
+  }
+}
+
+/** Headers for a write: user metadata as `x-oss-meta-*` and, when asked, `x-oss-forbid-overwrite`. */
+export function writeHeaders(options: Pick<WriteOptions, 'meta' | 'forbidOverwrite'>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.meta ?? {})) headers[`x-oss-meta-${name}`] = value;
+  if (options.forbidOverwrite) headers['x-oss-forbid-overwrite'] = 'true';
+  return headers;
+}
+
+/** Fields of the errors ali-oss 6 throws: `status` is -1 or -2 for network errors and absent on a response timeout. */
+interface AliOssError {
+  name?: string;
+  code?: string;
+  status?: number;
+  requestId?: string;
+}
+
+/** Wraps an ali-oss error, keeping it as `cause`. */
+export function toOssError(operation: string, key: string, error: unknown): OssError {
+  const details = (error ?? {}) as AliOssError;
+  const status = typeof details.status === 'number' ? details.status : undefined;
+  const code = details.code ?? details.name;
+  const statusText = status === undefined || status < 0 ? 'failed' : `returned HTTP ${status}`;
+  return new OssError(
+    `OSS ${operation} of "${key}" ${statusText}${code ? ` (${code})` : ''}: ${messageOf(error)}`,
+    { key, code, ...(status === undefined ? {} : { status }) },
+    { cause: error, retryable: isRetryableOssFailure(status, code) },
+  );
+}
+
+function isRetryableOssFailure(status: number | undefined, code: string | undefined): boolean {
+  if (status === undefined || status < 0) return true;
+  if (status >= 500 || status === 429 || status === 408) return true;
+  // The function's STS credentials ran out; the next invocation's context brings fresh ones.
+  return code === 'SecurityTokenExpired' || code === 'RequestTimeTooSkewed';
+}
+
+function isNotFound(error: unknown): boolean {
+  const details = (error ?? {}) as AliOssError;
+  return details.status === 404 && (details.code === 'NoSuchKey' || details.name === 'NoSuchKeyError');
+}
+
+function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"|"$/g, '');
+}
