@@ -1,0 +1,49 @@
+/**
+ * Worker function (FC 3.0, asynchronous invocation): syncs one export job.
+ * Event: `{"jobId": "..."}` (or `{"JobId": "..."}`) as a Buffer. Returns the sync outcome as JSON.
+ */
+import { z } from 'zod';
+import type { FcContext } from '../../lib/fc-types';
+import { createLogger } from '../../lib/log';
+import { startInvocation } from '../../lib/runtime';
+import { syncExportJob, type SyncOutcome } from '../../lib/sync';
+
+const workerEventSchema = z
+  .object({ jobId: z.string().optional(), JobId: z.string().optional() })
+  .transform((event) => (event.jobId ?? event.JobId)?.trim())
+  .pipe(z.string().min(1, 'the event names no jobId'));
+
+export type WorkerResult = SyncOutcome | { outcome: 'error'; reason: 'invalid-event'; message: string; retryable: false };
+
+export async function handler(event: Buffer, context: FcContext): Promise<WorkerResult> {
+  const jobId = parseWorkerEvent(event);
+  if (typeof jobId !== 'string') {
+    createLogger('info', { function: 'worker', request_id: context.requestId }).error('Event rejected', { reason: jobId.message });
+    return jobId;
+  }
+
+  const invocation = startInvocation(context, 'worker');
+  const logger = invocation.logger.child({ job_id: jobId });
+  logger.info('Sync started', { retry_count: context.retryCount });
+
+  const outcome = await syncExportJob(jobId, { ...invocation, logger });
+  logger.info('Sync finished', { ...outcome });
+  return outcome;
+}
+
+function parseWorkerEvent(event: Buffer): string | Extract<WorkerResult, { reason: 'invalid-event' }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(event).toString('utf8'));
+  } catch {
+    return invalidEvent('the event is not JSON; expected {"jobId": "<JobId>"}');
+  }
+
+  const result = workerEventSchema.safeParse(parsed);
+  if (!result.success) return invalidEvent(`${result.error.issues[0]?.message ?? 'invalid'}; expected {"jobId": "<JobId>"}`);
+  return result.data;
+}
+
+function invalidEvent(message: string): Extract<WorkerResult, { reason: 'invalid-event' }> {
+  return { outcome: 'error', reason: 'invalid-event', message, retryable: false };
+}

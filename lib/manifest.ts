@@ -1,0 +1,92 @@
+import type { ProjectExportJob } from './ims-schema';
+import type { OssBucket, WrittenObject } from './oss';
+import type { SourceLocation } from './source';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_VERSION = 1;
+
+/** How a job ended, as its manifest records it. */
+export const ManifestResult = {
+  /** Every artefact was copied and verified. */
+  Copied: 'copied',
+  /** IMS reports the export job as Failed; `Code` and `Message` are IMS's. */
+  Failed: 'failed',
+  /** IMS reports Success but the result cannot be copied as it is; `error` says why. */
+  Invalid: 'invalid',
+  /** The job was not finished within JOB_MAX_AGE_HOURS, so this product stopped waiting for it. */
+  GivenUp: 'given-up',
+} as const;
+export type ManifestResult = (typeof ManifestResult)[keyof typeof ManifestResult];
+
+/**
+ * The completion marker written last under `<OUTPUT_PREFIX><JobId>/manifest.json`. Job fields keep IMS's
+ * names; the source is recorded as host and path only, never with the URL's signature.
+ */
+export interface Manifest {
+  manifestVersion: typeof MANIFEST_VERSION;
+  result: ManifestResult;
+  JobId: string;
+  ProjectId: string | null;
+  ExportType: string;
+  Status: string;
+  Code?: string;
+  Message?: string;
+  UserData: unknown;
+  error?: { code: string; message: string };
+  objects: WrittenObject[];
+  source: ({ type: 'ProjectUrl' } & SourceLocation) | { type: 'Timeline' } | null;
+  /** ISO 8601 time at which the manifest was written. */
+  writtenAt: string;
+}
+
+export interface ManifestInput {
+  result: ManifestResult;
+  job: ProjectExportJob;
+  objects?: WrittenObject[];
+  source?: Manifest['source'];
+  error?: { code: string; message: string };
+}
+
+/** Key of a job's manifest. */
+export function manifestKey(outputPrefix: string, jobId: string): string {
+  return `${outputPrefix}${jobId}/${MANIFEST_FILE}`;
+}
+
+export function buildManifest(input: ManifestInput, now = new Date()): Manifest {
+  const { job } = input;
+  const failed = input.result === ManifestResult.Failed;
+  return {
+    manifestVersion: MANIFEST_VERSION,
+    result: input.result,
+    JobId: job.jobId,
+    ProjectId: job.projectId ?? null,
+    ExportType: job.exportType,
+    Status: job.status,
+    // IMS may send Code and Message on a successful job too; they mean something only on a failed one.
+    ...(failed && job.code !== undefined ? { Code: job.code } : {}),
+    ...(failed && job.message !== undefined ? { Message: job.message } : {}),
+    UserData: job.userData ?? null,
+    ...(input.error ? { error: input.error } : {}),
+    objects: input.objects ?? [],
+    source: input.source ?? null,
+    writtenAt: now.toISOString(),
+  };
+}
+
+/** Writes the manifest for a job, tagged with the job's ID like every object this product writes. */
+export async function writeManifest(bucket: OssBucket, key: string, manifest: Manifest): Promise<void> {
+  const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+  await bucket.putBuffer(key, body, { contentType: 'application/json', meta: { 'ims-job-id': manifest.JobId } });
+}
+
+/** Reads a job's manifest; returns undefined when there is none or it is not a manifest of this product. */
+export async function readManifest(bucket: OssBucket, key: string): Promise<Manifest | undefined> {
+  const text = await bucket.getText(key);
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text) as Partial<Manifest>;
+    return parsed.manifestVersion === MANIFEST_VERSION && typeof parsed.result === 'string' ? (parsed as Manifest) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,52 @@
+import { loadConfig, type Config } from './config';
+import { resolveCredentials, type Credentials } from './credentials';
+import type { FcContext } from './fc-types';
+import { ImsClient } from './ims';
+import { createLogger, type Logger } from './log';
+import { OssBucket } from './oss';
+
+/** What one invocation of a function works with. */
+export interface Invocation {
+  config: Config;
+  credentials: Credentials;
+  logger: Logger;
+  ims: ImsClient;
+  bucket: OssBucket;
+}
+
+let cachedConfig: Config | undefined;
+
+/**
+ * Reads the settings once per instance (a bad setting fails every invocation with the same message), and
+ * builds the clients with this invocation's credentials, since FC hands each invocation its own STS token.
+ */
+export function startInvocation(context: FcContext, functionName: string): Invocation {
+  const bootstrapLogger = createLogger('info', { function: functionName, request_id: context.requestId });
+  try {
+    cachedConfig ??= loadConfig(process.env, { region: context.region || undefined, insideFunctionCompute: isInsideFunctionCompute() });
+  } catch (error) {
+    bootstrapLogger.error('Settings are invalid', { error });
+    throw error;
+  }
+
+  const config = cachedConfig;
+  const logger = createLogger(config.logLevel, { function: functionName, request_id: context.requestId });
+  const credentials = resolveCredentials(context.credentials);
+  return {
+    config,
+    credentials,
+    logger,
+    ims: new ImsClient({ endpoint: config.imsEndpoint, credentials, logger }),
+    bucket: new OssBucket(config, credentials),
+  };
+}
+
+/** Forgets the cached settings, so that tests can change environment variables between invocations. */
+export function resetRuntimeCache(): void {
+  cachedConfig = undefined;
+}
+
+function isInsideFunctionCompute(): boolean {
+  // FC sets FC_FUNCTION_NAME (and reserves the FC_ prefix) in every function instance.
+  return process.env.FC_FUNCTION_NAME !== undefined;
+}

@@ -1,0 +1,283 @@
+import { Crc64 } from './crc64';
+import { OssError, SourceError, SourceErrorReason } from './errors';
+import type { Logger } from './log';
+import { toOssError, writeHeaders, type OssBucket, type WriteOptions, type WrittenObject } from './oss';
+import { withRetry } from './retry';
+
+/** OSS rejects a multipart upload with more parts than this. */
+export const MAX_PARTS = 10_000;
+/** OSS rejects, at Complete, any part but the last that is smaller than this. */
+export const MIN_PART_SIZE = 100 * 1024;
+
+export interface StreamUploadOptions extends WriteOptions {
+  /** Bytes per part; raised when needed to keep a known size under 10,000 parts. */
+  partSize: number;
+  /** Parts uploaded at once. Memory use is about (queueSize + 1) × partSize. */
+  queueSize: number;
+  /** Size the source announced (Content-Length); a different byte count fails the upload before Complete. */
+  expectedSize?: number;
+  /** CRC-64 the source announced; a different checksum fails the upload before Complete. */
+  expectedCrc64?: string;
+  /** Attempts per part, the first included. */
+  partAttempts?: number;
+  /** Called after each chunk with the bytes read so far. */
+  onProgress?: (bytesRead: number) => void;
+  logger: Logger;
+}
+
+interface CompletedPart {
+  number: number;
+  etag: string;
+}
+
+/**
+ * Streams `source` into `key` without holding more than a few parts in memory.
+ *
+ * A source that fits in one part goes up with a single PutObject. A larger one goes up as a multipart
+ * upload with `queueSize` parts in flight, each part retried alone. Size and CRC-64 are checked against
+ * what the source announced before Complete, so nothing appears at `key` unless every byte arrived; any
+ * failure aborts the multipart upload so that no parts are left behind. After Complete the destination's
+ * CRC-64 is compared with the one computed here.
+ *
+ * @throws {SourceError} when the source breaks off or its bytes differ from what it announced.
+ * @throws {OssError} when OSS rejects a request after the retries.
+ */
+export async function uploadStream(
+  bucket: OssBucket,
+  key: string,
+  source: AsyncIterable<Buffer> | Iterable<Buffer>,
+  options: StreamUploadOptions,
+): Promise<WrittenObject> {
+  const partSize = choosePartSize(options.partSize, options.expectedSize);
+  const upload = new MultipartWriter(bucket, key, options);
+  const crc = new Crc64();
+  let bytesRead = 0;
+  let pending = Buffer.allocUnsafe(partSize);
+  let pendingLength = 0;
+
+  try {
+    for await (const chunk of readSource(source, key)) {
+      crc.update(chunk);
+      bytesRead += chunk.length;
+      checkNotLonger(bytesRead, options.expectedSize, key);
+      options.onProgress?.(bytesRead);
+
+      for (let offset = 0; offset < chunk.length; ) {
+        const copied = chunk.copy(pending, pendingLength, offset);
+        offset += copied;
+        pendingLength += copied;
+        if (pendingLength === partSize) {
+          await upload.addPart(pending);
+          pending = Buffer.allocUnsafe(partSize);
+          pendingLength = 0;
+        }
+      }
+    }
+
+    const checksum = crc.digest();
+    checkSourceIntegrity(key, bytesRead, checksum, options);
+    const tail = pending.subarray(0, pendingLength);
+    if (!upload.started) return await putWhole(bucket, key, tail, checksum, options);
+
+    if (tail.length > 0) await upload.addPart(tail);
+    const etag = await upload.complete();
+    await checkDestination(bucket, key, checksum, options.logger);
+    return { key, size: bytesRead, etag, crc64: checksum, contentType: options.contentType };
+  } catch (error) {
+    await upload.abort(error);
+    throw error;
+  }
+}
+
+/** Part size for an upload: the requested size, raised so that a known size needs at most 10,000 parts. */
+export function choosePartSize(requested: number, expectedSize: number | undefined): number {
+  const floor = Math.max(requested, MIN_PART_SIZE);
+  if (expectedSize === undefined) return floor;
+  const needed = Math.ceil(expectedSize / MAX_PARTS);
+  const mebibyte = 1024 * 1024;
+  return needed <= floor ? floor : Math.ceil(needed / mebibyte) * mebibyte;
+}
+
+/** Iterates the source, turning a stream error into a retryable `SourceError` that names the key. */
+async function* readSource(source: AsyncIterable<Buffer> | Iterable<Buffer>, key: string): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of source) yield chunk;
+  } catch (error) {
+    if (error instanceof SourceError) throw error;
+    throw new SourceError(`Download for "${key}" broke off: ${(error as Error).message}`, SourceErrorReason.Interrupted, {
+      cause: error,
+      retryable: true,
+    });
+  }
+}
+
+function checkNotLonger(bytesRead: number, expectedSize: number | undefined, key: string): void {
+  if (expectedSize !== undefined && bytesRead > expectedSize) {
+    throw new SourceError(`Source for "${key}" sent more than its Content-Length of ${expectedSize} bytes`, SourceErrorReason.IntegrityMismatch, {
+      retryable: true,
+    });
+  }
+}
+
+function checkSourceIntegrity(key: string, bytesRead: number, checksum: string, options: StreamUploadOptions): void {
+  if (options.expectedSize !== undefined && bytesRead !== options.expectedSize) {
+    throw new SourceError(
+      `Source for "${key}" ended after ${bytesRead} of ${options.expectedSize} bytes`,
+      SourceErrorReason.Interrupted,
+      { retryable: true },
+    );
+  }
+  if (options.expectedCrc64 !== undefined && checksum !== options.expectedCrc64) {
+    throw new SourceError(
+      `Source for "${key}" announced CRC-64 ${options.expectedCrc64} but its bytes have ${checksum}`,
+      SourceErrorReason.IntegrityMismatch,
+      { retryable: true },
+    );
+  }
+}
+
+async function putWhole(bucket: OssBucket, key: string, body: Buffer, checksum: string, options: StreamUploadOptions): Promise<WrittenObject> {
+  const result = await withRetry(() => bucket.putBuffer(key, body, options), partRetryOptions(options, key, 'PutObject'));
+  if (result.crc64 !== undefined && result.crc64 !== checksum) {
+    await bucket.delete(key);
+    throw new OssError(`OSS stored "${key}" with CRC-64 ${result.crc64}, expected ${checksum}; the object was deleted`, { key }, { retryable: true });
+  }
+  return { key, size: body.length, etag: result.etag, crc64: checksum, contentType: options.contentType };
+}
+
+async function checkDestination(bucket: OssBucket, key: string, checksum: string, logger: Logger): Promise<void> {
+  const head = await bucket.head(key);
+  if (head?.crc64 === undefined) {
+    logger.warn('Destination sent no CRC-64; the copy was checked against the source only', { key });
+    return;
+  }
+  if (head.crc64 !== checksum) {
+    await bucket.delete(key);
+    throw new OssError(`OSS stored "${key}" with CRC-64 ${head.crc64}, expected ${checksum}; the object was deleted`, { key }, { retryable: true });
+  }
+}
+
+function partRetryOptions(options: StreamUploadOptions, key: string, operation: string) {
+  return {
+    attempts: options.partAttempts ?? 4,
+    baseDelayMs: 250,
+    maxDelayMs: 5_000,
+    isRetryable: (error: unknown) => error instanceof OssError && error.retryable,
+    onRetry: (error: unknown, attempt: number, delayMs: number) =>
+      options.logger.warn('OSS request failed, retrying', { operation, key, attempt, delay_ms: delayMs, error }),
+  };
+}
+
+/** The multipart side of `uploadStream`: starts the upload on the first part and keeps `queueSize` parts in flight. */
+class MultipartWriter {
+  readonly #bucket: OssBucket;
+  readonly #key: string;
+  readonly #options: StreamUploadOptions;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #completed: CompletedPart[] = [];
+  #uploadId: string | undefined;
+  #nextPartNumber = 1;
+  #failure: unknown;
+
+  constructor(bucket: OssBucket, key: string, options: StreamUploadOptions) {
+    this.#bucket = bucket;
+    this.#key = key;
+    this.#options = options;
+  }
+
+  get started(): boolean {
+    return this.#uploadId !== undefined;
+  }
+
+  /** Queues one part, waiting while `queueSize` parts are in flight. `body` must not be changed afterwards. */
+  async addPart(body: Buffer): Promise<void> {
+    if (this.#uploadId === undefined) this.#uploadId = await this.#initiate();
+    while (this.#inFlight.size >= this.#options.queueSize) await Promise.race(this.#inFlight);
+    this.#throwIfFailed();
+
+    const partNumber = this.#nextPartNumber;
+    this.#nextPartNumber += 1;
+    const task = this.#uploadPart(this.#uploadId, partNumber, body)
+      .then((etag) => void this.#completed.push({ number: partNumber, etag }))
+      .catch((error: unknown) => {
+        this.#failure ??= error;
+      })
+      .finally(() => this.#inFlight.delete(task));
+    this.#inFlight.add(task);
+  }
+
+  /** Waits for every part, then completes the upload and returns the object's ETag. */
+  async complete(): Promise<string> {
+    await Promise.all(this.#inFlight);
+    this.#throwIfFailed();
+    const uploadId = this.#uploadId!;
+    const parts = [...this.#completed].sort((a, b) => a.number - b.number);
+
+    const result = await withRetry(async () => {
+      try {
+        return await this.#bucket.client.completeMultipartUpload(this.#key, uploadId, parts, {
+          headers: writeHeaders(this.#options),
+          timeout: 120_000,
+        } as never);
+      } catch (error) {
+        throw toOssError('CompleteMultipartUpload', this.#key, error);
+      }
+    }, partRetryOptions(this.#options, this.#key, 'CompleteMultipartUpload'));
+    this.#uploadId = undefined;
+    return String((result.res.headers as Record<string, string>).etag ?? result.etag ?? '').replace(/^"|"$/g, '');
+  }
+
+  /** Aborts the upload after a failure so that OSS keeps no parts; failures to abort are logged, not thrown. */
+  async abort(reason: unknown): Promise<void> {
+    const uploadId = this.#uploadId;
+    if (uploadId === undefined) return;
+    this.#uploadId = undefined;
+    await Promise.allSettled(this.#inFlight);
+
+    try {
+      await withRetry(async () => {
+        try {
+          await this.#bucket.client.abortMultipartUpload(this.#key, uploadId);
+        } catch (error) {
+          throw toOssError('AbortMultipartUpload', this.#key, error);
+        }
+      }, partRetryOptions(this.#options, this.#key, 'AbortMultipartUpload'));
+      this.#options.logger.info('Multipart upload aborted', { key: this.#key, reason });
+    } catch (error) {
+      // NOTE: parts of an upload that could not be aborted stay billed until a bucket lifecycle rule for
+      // incomplete multipart uploads removes them; the README recommends such a rule.
+      this.#options.logger.error('Multipart upload could not be aborted', { key: this.#key, error });
+    }
+  }
+
+  async #initiate(): Promise<string> {
+    const result = await withRetry(async () => {
+      try {
+        return await this.#bucket.client.initMultipartUpload(this.#key, {
+          mime: this.#options.contentType,
+          headers: writeHeaders(this.#options),
+          timeout: 60_000,
+        } as never);
+      } catch (error) {
+        throw toOssError('InitiateMultipartUpload', this.#key, error);
+      }
+    }, partRetryOptions(this.#options, this.#key, 'InitiateMultipartUpload'));
+    return result.uploadId;
+  }
+
+  async #uploadPart(uploadId: string, partNumber: number, body: Buffer): Promise<string> {
+    const timeout = Math.max(60_000, Math.ceil(body.length / (256 * 1024)) * 1_000);
+    const result = await withRetry(async () => {
+      try {
+        return await this.#bucket.client.uploadPart(this.#key, uploadId, partNumber, body, 0, body.length, { timeout } as never);
+      } catch (error) {
+        throw toOssError(`UploadPart ${partNumber}`, this.#key, error);
+      }
+    }, partRetryOptions(this.#options, this.#key, 'UploadPart'));
+    return String(result.etag ?? (result.res.headers as Record<string, string>).etag ?? '');
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+}
