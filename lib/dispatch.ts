@@ -131,7 +131,9 @@ function validateOptions(options: WorkerDispatcherOptions): void {
   if (missing.length > 0) throw new Error(`Cannot create the worker dispatcher: missing ${missing.join(', ')}`);
 
   if (options.credentials.accessKeyId.startsWith('STS') && !options.credentials.securityToken) {
-    throw new Error('Cannot create the worker dispatcher: temporary credentials (AccessKey ID starting with STS) need a securityToken');
+    throw new Error(
+      'Cannot create the worker dispatcher: temporary credentials (AccessKey ID starting with STS) need a securityToken',
+    );
   }
 }
 

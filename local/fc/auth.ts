@@ -79,15 +79,16 @@ function credentialError(
   reason: 'unknown-access-key' | 'missing-token' | 'invalid-token' | 'expired-token',
   accessKeyId: string,
 ): FcApiError {
+  const invalidToken = (message: string) => fcError(403, FcErrorCode.InvalidSecurityToken, message);
   switch (reason) {
     case 'unknown-access-key':
       return fcError(403, FcErrorCode.InvalidAccessKeyID, `AccessKey ID '${accessKeyId}' does not exist`);
     case 'missing-token':
-      return fcError(403, FcErrorCode.InvalidSecurityToken, `x-fc-security-token is missing for temporary AccessKey ID '${accessKeyId}'`);
+      return invalidToken(`x-fc-security-token is missing for temporary AccessKey ID '${accessKeyId}'`);
     case 'invalid-token':
-      return fcError(403, FcErrorCode.InvalidSecurityToken, `x-fc-security-token is not valid for AccessKey ID '${accessKeyId}'`);
+      return invalidToken(`x-fc-security-token is not valid for AccessKey ID '${accessKeyId}'`);
     case 'expired-token':
-      return fcError(403, FcErrorCode.InvalidSecurityToken, `the security token of AccessKey ID '${accessKeyId}' has expired`);
+      return invalidToken(`the security token of AccessKey ID '${accessKeyId}' has expired`);
   }
 }
 

@@ -128,7 +128,12 @@ export class FunctionRuntime {
     }
   }
 
-  async #attempt(fn: RegisteredFunction, invocation: FcInvocation, payload: Buffer, retryCount: number): Promise<AttemptResult> {
+  async #attempt(
+    fn: RegisteredFunction,
+    invocation: FcInvocation,
+    payload: Buffer,
+    retryCount: number,
+  ): Promise<AttemptResult> {
     const credentials = this.#options.credentials.issueStsCredentials();
     const context: FcContext = createLocalContext({
       functionName: fn.name,
@@ -165,7 +170,13 @@ export class FunctionRuntime {
     return fn;
   }
 
-  #record(fn: RegisteredFunction, type: InvocationType, route: InvocationRoute, payload: Buffer, requestId: string): FcInvocation {
+  #record(
+    fn: RegisteredFunction,
+    type: InvocationType,
+    route: InvocationRoute,
+    payload: Buffer,
+    requestId: string,
+  ): FcInvocation {
     const invocation: FcInvocation = {
       functionName: fn.name,
       invocationType: type,

@@ -148,7 +148,7 @@ async function respondToRequest(
   }
 }
 
-/** Runs the checks in the order FC reports them, then the function. */
+/** Checks path, signature, body, function name and invocation type, in that order, then invokes the function. */
 async function invoke(
   state: EmulatorState,
   request: IncomingMessage,
@@ -158,7 +158,8 @@ async function invoke(
 ): Promise<PlannedResponse> {
   const method = request.method ?? 'GET';
   if (route === undefined) {
-    return rejectUnread(request, fcError(400, FcErrorCode.PathNotSupported, `${method} ${url.pathname} is not an FC invocation path`), requestId);
+    const error = fcError(400, FcErrorCode.PathNotSupported, `${method} ${url.pathname} is not an FC invocation path`);
+    return rejectUnread(request, error, requestId);
   }
 
   const auth = authenticate({
@@ -176,17 +177,20 @@ async function invoke(
 
   const md5 = headerValue(request, 'content-md5');
   if (md5 !== undefined && !contentMd5Matches(md5, payload)) {
-    return errorResponse(fcError(400, FcErrorCode.InvalidArgument, `Content-MD5 '${md5}' does not match the request body`), requestId);
+    const error = fcError(400, FcErrorCode.InvalidArgument, `Content-MD5 '${md5}' does not match the request body`);
+    return errorResponse(error, requestId);
   }
 
   if (!state.runtime.has(route.functionName)) {
-    return errorResponse(fcError(404, FcErrorCode.FunctionNotFound, `function '${route.functionName}' does not exist`), requestId);
+    const error = fcError(404, FcErrorCode.FunctionNotFound, `function '${route.functionName}' does not exist`);
+    return errorResponse(error, requestId);
   }
 
   const invocationType = parseInvocationType(headerValue(request, 'x-fc-invocation-type'));
   if (invocationType === undefined) {
     const value = headerValue(request, 'x-fc-invocation-type');
-    return errorResponse(fcError(400, FcErrorCode.InvalidArgument, `x-fc-invocation-type '${value}' is neither Sync nor Async`), requestId);
+    const error = fcError(400, FcErrorCode.InvalidArgument, `x-fc-invocation-type '${value}' is neither Sync nor Async`);
+    return errorResponse(error, requestId);
   }
 
   const detail = { requestId, functionName: route.functionName, invocationType, apiVersion: route.apiVersion };
@@ -221,7 +225,11 @@ async function invokeSync(
     const headers = { ...baseHeaders(requestId), 'content-type': 'application/octet-stream' };
     return { status: 200, headers, body: result.body, detail };
   }
-  const headers = { ...baseHeaders(requestId), 'content-type': 'application/json', 'x-fc-error-type': 'UnhandledInvocationError' };
+  const headers = {
+    ...baseHeaders(requestId),
+    'content-type': 'application/json',
+    'x-fc-error-type': 'UnhandledInvocationError',
+  };
   return { status: 200, headers, body: result.body, detail: { ...detail, errorType: 'UnhandledInvocationError' } };
 }
 
@@ -257,7 +265,8 @@ async function faultResponse(
 ): Promise<PlannedResponse> {
   await readBody(request).catch(() => undefined);
   if (fault.kind === 'throttle') {
-    return errorResponse(fcError(429, FcErrorCode.ResourceThrottled, 'too many concurrent requests for this function: retry later'), requestId);
+    const error = fcError(429, FcErrorCode.ResourceThrottled, 'too many concurrent requests for this function: retry later');
+    return errorResponse(error, requestId);
   }
   if (fault.html === true) {
     const body = Buffer.from(`<html><body><h1>${fault.status} gateway error</h1></body></html>`, 'utf8');
