@@ -1,3 +1,4 @@
+import { OssError } from './errors';
 import type { ProjectExportJob } from './ims-schema';
 import type { OssBucket, WrittenObject } from './oss';
 import type { SourceLocation } from './source';
@@ -73,10 +74,20 @@ export function buildManifest(input: ManifestInput, now = new Date()): Manifest 
   };
 }
 
-/** Writes the manifest for a job, tagged with the job's ID like every object this product writes. */
-export async function writeManifest(bucket: OssBucket, key: string, manifest: Manifest): Promise<void> {
+/**
+ * Writes the manifest for a job, tagged with the job's ID like every object this product writes. The write
+ * never replaces a manifest: when two runs finish the same job, the first manifest stays and the second run
+ * gets `written: false`.
+ */
+export async function writeManifest(bucket: OssBucket, key: string, manifest: Manifest): Promise<{ written: boolean }> {
   const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-  await bucket.putBuffer(key, body, { contentType: 'application/json', meta: { 'ims-job-id': manifest.JobId } });
+  try {
+    await bucket.putBuffer(key, body, { contentType: 'application/json', meta: { 'ims-job-id': manifest.JobId }, forbidOverwrite: true });
+    return { written: true };
+  } catch (error) {
+    if (error instanceof OssError && error.code === 'FileAlreadyExists') return { written: false };
+    throw error;
+  }
 }
 
 /** Reads a job's manifest; returns undefined when there is none or it is not a manifest of this product. */

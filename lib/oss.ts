@@ -113,6 +113,24 @@ export class OssBucket {
     }
   }
 
+  /** Lists one page of keys under `prefix` in key order (ListObjectsV2). */
+  async listPage(prefix: string, options: { maxKeys: number; continuationToken?: string }): Promise<{ keys: string[]; nextContinuationToken: string | undefined }> {
+    try {
+      const result = await this.client.listV2(
+        {
+          prefix,
+          'max-keys': options.maxKeys,
+          ...(options.continuationToken === undefined ? {} : { 'continuation-token': options.continuationToken }),
+        },
+        { timeout: 30_000 },
+      );
+      const keys = (result.objects ?? []).map((object) => object.name);
+      return { keys, nextContinuationToken: result.isTruncated ? result.nextContinuationToken : undefined };
+    } catch (error) {
+      throw toOssError('LIST', prefix, error);
+    }
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await this.client.delete(key);

@@ -1,7 +1,9 @@
 import { loadConfig, type Config } from './config';
 import { resolveCredentials, type Credentials } from './credentials';
 import type { FcContext } from './fc-types';
+import { createWorkerDispatcher, type WorkerDispatcher } from './dispatch';
 import { ImsClient } from './ims';
+import { Ledger } from './ledger';
 import { createLogger, type Logger } from './log';
 import { OssBucket } from './oss';
 
@@ -12,6 +14,9 @@ export interface Invocation {
   logger: Logger;
   ims: ImsClient;
   bucket: OssBucket;
+  ledger: Ledger;
+  /** Hand-off to the worker function; undefined when WORKER_FUNCTION is not set (jobs are synced inline). */
+  dispatcher: WorkerDispatcher | undefined;
 }
 
 let cachedConfig: Config | undefined;
@@ -32,12 +37,24 @@ export function startInvocation(context: FcContext, functionName: string): Invoc
   const config = cachedConfig;
   const logger = createLogger(config.logLevel, { function: functionName, request_id: context.requestId });
   const credentials = resolveCredentials(context.credentials);
+  const bucket = new OssBucket(config, credentials);
   return {
     config,
     credentials,
     logger,
     ims: new ImsClient({ endpoint: config.imsEndpoint, credentials, logger }),
-    bucket: new OssBucket(config, credentials),
+    bucket,
+    ledger: new Ledger(bucket, config.statePrefix),
+    dispatcher:
+      config.workerFunction === undefined
+        ? undefined
+        : createWorkerDispatcher({
+            functionName: config.workerFunction,
+            accountId: context.accountId,
+            region: context.region || config.imsRegion,
+            credentials,
+            ...(config.fcEndpoint === undefined ? {} : { endpoint: config.fcEndpoint }),
+          }),
   };
 }
 

@@ -208,8 +208,9 @@ async function readJob(ims: ExportJobReader, jobId: string): Promise<ProjectExpo
 }
 
 async function writeManifestLogged(deps: SyncDependencies, key: string, manifest: Manifest): Promise<void> {
-  await writeManifest(deps.bucket, key, manifest);
-  deps.logger.info('Manifest written', { manifest_key: key, result: manifest.result });
+  const { written } = await writeManifest(deps.bucket, key, manifest);
+  if (written) deps.logger.info('Manifest written', { manifest_key: key, result: manifest.result });
+  else deps.logger.info('Manifest already written by another run; kept it', { manifest_key: key });
 }
 
 function progressLogger(deps: SyncDependencies, key: string, total: number | undefined): (bytesRead: number) => void {

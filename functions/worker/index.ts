@@ -7,6 +7,7 @@ import type { FcContext } from '../../lib/fc-types';
 import { createLogger } from '../../lib/log';
 import { startInvocation } from '../../lib/runtime';
 import { syncExportJob, type SyncOutcome } from '../../lib/sync';
+import { settleOutcome } from '../../lib/triggers';
 
 const workerEventSchema = z
   .object({ jobId: z.string().optional(), JobId: z.string().optional() })
@@ -28,6 +29,13 @@ export async function handler(event: Buffer, context: FcContext): Promise<Worker
 
   const outcome = await syncExportJob(jobId, { ...invocation, logger });
   logger.info('Sync finished', { ...outcome });
+
+  try {
+    await settleOutcome(invocation.ledger, outcome, { registeredBy: 'worker' });
+  } catch (error) {
+    // The outcome stands; a job that stays in the ledger by mistake syncs as already-synced next time.
+    logger.error('Ledger update failed', { error });
+  }
   return outcome;
 }
 

@@ -1,0 +1,199 @@
+import type { Config } from './config';
+import { messageOf } from './errors';
+import { Ledger, type DueEntry, type LedgerRecord } from './ledger';
+import type { Logger } from './log';
+import { ManifestResult, buildManifest, manifestKey, writeManifest } from './manifest';
+import type { OssBucket } from './oss';
+import { syncExportJob, type ExportJobReader, type SyncOutcome } from './sync';
+
+/** Hands a job to the worker function (asynchronous FC invocation). */
+export interface WorkerDispatcher {
+  dispatch(jobId: string): Promise<unknown>;
+}
+
+export interface TriggerDependencies {
+  config: Pick<Config, 'outputPrefix' | 'sourceHosts' | 'statePrefix' | 'jobMaxAgeHours'>;
+  ims: ExportJobReader;
+  bucket: OssBucket;
+  ledger: Ledger;
+  logger: Logger;
+  /** Set when WORKER_FUNCTION is set; without it jobs are synced inline. */
+  dispatcher?: WorkerDispatcher;
+}
+
+/** True when the outcome ends the job: nothing is left for the ledger to retry. */
+export function isFinished(outcome: SyncOutcome): boolean {
+  if (outcome.outcome === 'error') return outcome.manifestKey !== undefined;
+  return outcome.outcome !== 'pending';
+}
+
+/**
+ * Records a sync outcome in the ledger: a finished job leaves it, an unfinished one is registered (or, when
+ * `record` is given, rescheduled with backoff) so that a timer tick finishes it later.
+ */
+export async function settleOutcome(ledger: Ledger, outcome: SyncOutcome, options: { registeredBy: string; record?: LedgerRecord }): Promise<void> {
+  if (isFinished(outcome)) {
+    await ledger.markDone(outcome.jobId);
+    return;
+  }
+  // A JobId that is not a plain ID cannot become an object key, so there is nothing to record.
+  if (outcome.outcome === 'error' && outcome.reason === 'InvalidJobIdError') return;
+
+  const details = {
+    outcome: outcome.outcome,
+    ...(outcome.outcome === 'error' ? { reason: outcome.reason } : {}),
+    ...(outcome.outcome === 'pending' ? { status: outcome.status } : {}),
+  };
+  if (options.record !== undefined) {
+    await ledger.reschedule(options.record, details);
+    return;
+  }
+  const record = await ledger.register(outcome.jobId, { registeredBy: options.registeredBy, dueAtMs: Date.now() + ledger.backoffMs(1) });
+  if (record.lastOutcome === undefined) await ledger.reschedule(record, { ...details, dueAtMs: record.dueAtMs, countAttempt: true });
+}
+
+export type AcceptResult =
+  | { mode: 'dispatched'; jobId: string }
+  | { mode: 'dispatch-failed'; jobId: string; reason: string }
+  | { mode: 'inline'; jobId: string; outcome: SyncOutcome };
+
+/**
+ * Takes a job that a callback named: records it in the ledger, then hands it to the worker (or syncs it
+ * inline without one). The ledger entry comes first, so the job is finished by a timer tick whatever
+ * happens to the hand-off.
+ */
+export async function acceptJob(jobId: string, deps: TriggerDependencies): Promise<AcceptResult> {
+  const logger = deps.logger.child({ job_id: jobId });
+  const record = await deps.ledger.register(jobId, { registeredBy: 'callback', dueAtMs: Date.now() + deps.ledger.backoffMs(1) });
+  logger.info('Job recorded in the ledger', { due_at: new Date(record.dueAtMs).toISOString(), attempts: record.attempts });
+
+  if (deps.dispatcher === undefined) {
+    const outcome = await syncExportJob(jobId, { ...deps, logger });
+    await settleOutcome(deps.ledger, outcome, { registeredBy: 'callback', record: await deps.ledger.get(jobId) });
+    return { mode: 'inline', jobId, outcome };
+  }
+
+  try {
+    await deps.dispatcher.dispatch(jobId);
+    logger.info('Job handed to the worker');
+    return { mode: 'dispatched', jobId };
+  } catch (error) {
+    logger.error('Hand-off to the worker failed; the job stays due in the ledger', { error });
+    await deps.ledger.reschedule(record, { outcome: 'dispatch-failed', dueAtMs: Date.now(), countAttempt: false });
+    return { mode: 'dispatch-failed', jobId, reason: messageOf(error) };
+  }
+}
+
+export interface TickOptions {
+  /** JobIds from the timer's payload, registered before the due jobs are listed. */
+  jobIds?: readonly string[];
+  /** Epoch milliseconds by which the tick must have returned. */
+  deadlineMs: number;
+  /** Jobs worked on at once. */
+  concurrency?: number;
+  /** Most due jobs taken in one tick. */
+  maxJobs?: number;
+  /** Time one job needs at least, in milliseconds; a job is not started with less time left. */
+  minimumJobMs?: number;
+}
+
+export interface TickJobResult {
+  jobId: string;
+  outcome: string;
+  reason?: string;
+}
+
+export interface TickSummary {
+  due: number;
+  started: number;
+  /** Due jobs left for the next tick because the deadline was near. */
+  deferred: number;
+  outcomes: Record<string, number>;
+  jobs: TickJobResult[];
+}
+
+/**
+ * Runs one timer tick: registers the payload's JobIds, lists the due jobs and works them with bounded
+ * concurrency, dispatching each to the worker or syncing it inline. One job's failure never stops the
+ * rest, and no job is started that could not finish before `deadlineMs`.
+ */
+export async function runTick(deps: TriggerDependencies, options: TickOptions): Promise<TickSummary> {
+  for (const jobId of options.jobIds ?? []) {
+    await deps.ledger.register(jobId, { registeredBy: 'poller', dueNow: true });
+  }
+
+  const due = await deps.ledger.listDue(options.maxJobs ?? 100);
+  const results: TickJobResult[] = [];
+  const minimumJobMs = options.minimumJobMs ?? (deps.dispatcher === undefined ? 30_000 : 3_000);
+  let next = 0;
+  let deferred = 0;
+
+  const workerLoop = async (): Promise<void> => {
+    while (next < due.length) {
+      const entry = due[next]!;
+      next += 1;
+      if (Date.now() + minimumJobMs > options.deadlineMs) {
+        deferred += 1;
+        continue;
+      }
+      results.push(await workDueJob(entry, deps));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, workerLoop));
+
+  const outcomes: Record<string, number> = {};
+  for (const result of results) outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
+  return { due: due.length, started: results.length, deferred, outcomes, jobs: results };
+}
+
+async function workDueJob(entry: DueEntry, deps: TriggerDependencies): Promise<TickJobResult> {
+  const logger = deps.logger.child({ job_id: entry.jobId });
+  try {
+    const record = await deps.ledger.recordFor(entry);
+    if (record === undefined) return { jobId: entry.jobId, outcome: 'stale-marker' };
+    if (deps.dispatcher !== undefined) return await dispatchDueJob(record, deps, logger);
+    return await syncDueJob(record, deps, logger);
+  } catch (error) {
+    // The job keeps its marker, so the next tick tries it again.
+    logger.error('Due job failed', { error });
+    return { jobId: entry.jobId, outcome: 'error', reason: messageOf(error) };
+  }
+}
+
+async function dispatchDueJob(record: LedgerRecord, deps: TriggerDependencies, logger: Logger): Promise<TickJobResult> {
+  // Moved forward first, so that the next tick does not dispatch it again while the worker runs.
+  const rescheduled = await deps.ledger.reschedule(record, { outcome: 'dispatched' });
+  try {
+    await deps.dispatcher!.dispatch(record.jobId);
+    return { jobId: record.jobId, outcome: 'dispatched' };
+  } catch (error) {
+    logger.error('Hand-off to the worker failed; the job stays due', { error });
+    await deps.ledger.reschedule(rescheduled, { outcome: 'dispatch-failed', dueAtMs: Date.now(), countAttempt: false });
+    return { jobId: record.jobId, outcome: 'dispatch-failed', reason: messageOf(error) };
+  }
+}
+
+async function syncDueJob(record: LedgerRecord, deps: TriggerDependencies, logger: Logger): Promise<TickJobResult> {
+  const outcome = await syncExportJob(record.jobId, { ...deps, logger });
+  if (!isFinished(outcome) && deps.ledger.isExpired(record, deps.config.jobMaxAgeHours)) {
+    await giveUp(record, outcome, deps, logger);
+    return { jobId: record.jobId, outcome: 'given-up' };
+  }
+
+  await settleOutcome(deps.ledger, outcome, { registeredBy: 'poller', record });
+  return { jobId: record.jobId, outcome: outcome.outcome, ...(outcome.outcome === 'error' ? { reason: outcome.reason } : {}) };
+}
+
+/** Writes a `given-up` manifest for a job that outlived JOB_MAX_AGE_HOURS and removes it from the ledger. */
+async function giveUp(record: LedgerRecord, outcome: SyncOutcome, deps: TriggerDependencies, logger: Logger): Promise<void> {
+  const status = outcome.outcome === 'pending' ? outcome.status : (record.lastStatus ?? 'Unknown');
+  const reason = outcome.outcome === 'error' ? outcome.message : `the job was still ${status}`;
+  const manifest = buildManifest({
+    result: ManifestResult.GivenUp,
+    job: { jobId: record.jobId, projectId: undefined, exportType: '', status: status as never, code: undefined, message: undefined, timeline: undefined, projectUrl: undefined, userData: undefined },
+    error: { code: 'JobMaxAgeExceeded', message: `Gave up after ${deps.config.jobMaxAgeHours} hours: ${reason}` },
+  });
+  await writeManifest(deps.bucket, manifestKey(deps.config.outputPrefix, record.jobId), manifest);
+  await deps.ledger.markDone(record.jobId);
+  logger.warn('Job given up', { attempts: record.attempts, status });
+}
