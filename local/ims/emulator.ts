@@ -142,41 +142,65 @@ export class ImsEmulator {
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const receivedAtMs = Date.now();
-    const requestId = newRequestId();
-    const target = new URL(request.url ?? '/', 'http://127.0.0.1');
-    const query: Parameter[] = [...target.searchParams];
-    const headers = flattenHeaders(request);
-    const operation = headers['x-acs-action'] ?? target.searchParams.get('Action') ?? 'Unknown';
+    const incoming = parseIncoming(request);
+    const fault = this.faults.take({
+      method: incoming.method,
+      path: incoming.url.pathname,
+      query: incoming.url.searchParams,
+      headers: request.headers,
+      operation: incoming.operation,
+    });
     const record = (status: number, detail: Record<string, unknown>): void => {
-      const definedDetail = Object.fromEntries(Object.entries(detail).filter(([, value]) => value !== undefined));
-      this.requests.record({ method: request.method ?? '', path: target.pathname, operation, status, atMs: receivedAtMs, detail: { requestId, ...definedDetail } });
+      this.#recordRequest(incoming, status, { fault: fault?.kind, ...detail });
     };
 
-    const fault = this.faults.take({ method: request.method ?? '', path: target.pathname, query: target.searchParams, headers: request.headers, operation });
-    const faultDetail = fault === undefined ? {} : { fault: fault.kind };
     if (fault?.kind === 'drop' && fault.stage !== 'response-body') {
       await readAtMost(request, fault.afterBytes);
       request.socket.destroy();
-      record(0, { jobId: target.searchParams.get('JobId') ?? undefined, ...faultDetail });
+      record(0, {});
       return;
     }
+    const body = await readBodyUnlessClosed(request);
+    if (body === undefined) {
+      record(0, { error: 'the client closed the connection' });
+      return;
+    }
+    // The request is processed after the delay even when the client has given up by then, as on a slow server.
     if (fault?.kind === 'delay') await sleep(fault.ms);
 
-    const body = await readBody(request);
     const signed: SignedRequest = {
-      method: request.method ?? '',
+      method: incoming.method,
       path: rawPath(request.url ?? '/'),
-      query,
-      formParameters: formParametersOf(headers['content-type'], body),
-      headers,
+      query: [...incoming.url.searchParams],
+      formParameters: formParametersOf(incoming.headers['content-type'], body),
+      headers: incoming.headers,
       body,
     };
-    const hostId = headers['host'] ?? '127.0.0.1';
-    const { prepared, jobId } = injectedResult(fault, requestId, hostId) ?? (await this.#prepareResponse(signed, operation, requestId, hostId));
+    const hostId = incoming.headers['host'] ?? '127.0.0.1';
+    const { prepared, jobId } =
+      injectedResult(fault, incoming.requestId, hostId) ?? (await this.#prepareResponse(signed, incoming.operation, incoming.requestId, hostId));
 
     const status = await sendResponse(response, prepared, fault);
-    record(status, { jobId: jobId ?? target.searchParams.get('JobId') ?? undefined, code: prepared.code, ...faultDetail });
+    record(status, { jobId, code: prepared.code });
+  }
+
+  /** Logs the request. `detail` values that are undefined are left out, so the JobId from the query stays. */
+  #recordRequest(incoming: IncomingRequest, status: number, detail: Record<string, unknown>): void {
+    const recorded: Record<string, unknown> = { requestId: incoming.requestId };
+    const queryJobId = incoming.url.searchParams.get('JobId');
+    if (queryJobId !== null) recorded['jobId'] = queryJobId;
+    for (const [name, value] of Object.entries(detail)) {
+      if (value !== undefined) recorded[name] = value;
+    }
+
+    this.requests.record({
+      method: incoming.method,
+      path: incoming.url.pathname,
+      operation: incoming.operation,
+      status,
+      atMs: incoming.receivedAtMs,
+      detail: recorded,
+    });
   }
 
   async #prepareResponse(
@@ -267,6 +291,30 @@ export async function startImsEmulator(options: ImsEmulatorOptions): Promise<Ims
   return emulator;
 }
 
+interface IncomingRequest {
+  receivedAtMs: number;
+  requestId: string;
+  method: string;
+  /** The request URL, resolved against the loopback address only to parse it. */
+  url: URL;
+  headers: Record<string, string | undefined>;
+  /** The action from `x-acs-action` or the `Action` query parameter, or `Unknown`. */
+  operation: string;
+}
+
+function parseIncoming(request: IncomingMessage): IncomingRequest {
+  const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+  const headers = flattenHeaders(request);
+  return {
+    receivedAtMs: Date.now(),
+    requestId: newRequestId(),
+    method: request.method ?? '',
+    url,
+    headers,
+    operation: headers['x-acs-action'] ?? url.searchParams.get('Action') ?? 'Unknown',
+  };
+}
+
 function injectedResult(fault: Fault | undefined, requestId: string, hostId: string): { prepared: PreparedResponse; jobId?: string } | undefined {
   const prepared = injectedResponse(fault, requestId, hostId);
   return prepared === undefined ? undefined : { prepared };
@@ -289,6 +337,16 @@ function rawPath(url: string): string {
 function formParametersOf(contentType: string | undefined, body: Buffer): Parameter[] {
   if (contentType === undefined || !contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) return [];
   return [...new URLSearchParams(body.toString('utf8'))];
+}
+
+/** Reads the whole body, or returns undefined when the client closed the connection first. */
+async function readBodyUnlessClosed(request: IncomingMessage): Promise<Buffer | undefined> {
+  try {
+    return await readBody(request);
+  } catch (error) {
+    if (request.socket.destroyed) return undefined;
+    throw error;
+  }
 }
 
 /** Reads up to `maxBytes` of the request body, for a fault that drops the connection part-way. */

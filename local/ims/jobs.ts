@@ -98,7 +98,7 @@ export interface ExportJobRecord {
   timeline: string;
   script: StatusStep[];
   stepIndex: number;
-  /** Answers already given in the current step. */
+  /** Responses already sent in the current step. */
   stepResponses: number;
   /** GetProjectExportJob responses sent so far. */
   responses: number;
