@@ -12,13 +12,18 @@ import { parseTarget } from '../../local/oss/target';
 
 const HOST = 'examplebucket.oss-cn-hangzhou.aliyuncs.com';
 
+/** Casts a plain options object to an ali-oss option type, whose @types declaration marks optional fields as required. */
+function aliOptions<T>(options: object): T {
+  return options as T;
+}
+
 function request(method: string, url: string, headers: IncomingHttpHeaders) {
   return { method, headers, target: parseTarget(url, HOST) };
 }
 
 // The expected strings below were written out by hand from the OSS V1 and V4 signature rules, and the expected
-// signatures were computed from those strings with `openssl dgst` (HMAC-SHA1, base64; HMAC-SHA256 chain, hex)
-// and the fixed test secret "testSecret".
+// signatures were computed from those strings with `openssl dgst` (HMAC-SHA1 in base64, and the HMAC-SHA256
+// chain in hex) under the fixed test secret "testSecret".
 describe('v1StringToSign', () => {
   it('matches a hand-derived PUT vector', () => {
     const put = request('PUT', '/nelson', {
@@ -166,7 +171,7 @@ describe('authenticate', () => {
   async function captureCalls(client: OSS): Promise<CapturedRequest[]> {
     captured.length = 0;
     const key = 'dir/a b+c(1)!~*\'报告.zip';
-    await client.put(key, Buffer.from('hello'), { meta: { job: 'j-1' } } as OSS.PutObjectOptions);
+    await client.put(key, Buffer.from('hello'), aliOptions({ meta: { job: 'j-1' } }));
     await client.putStream('stream.bin', Readable.from([Buffer.from('chunked')]));
     await client.get(key, { headers: { Range: 'bytes=0-1' } });
     await client.head(key);
@@ -226,9 +231,9 @@ describe('authenticate', () => {
     it(`verifies raw UTF-8 header bytes (${version})`, async () => {
       const key = credentials.createAccessKey();
       captured.length = 0;
-      await clientFor(key, { v4, headerEncoding: 'latin1' }).put('k.txt', Buffer.from('x'), {
+      await clientFor(key, { v4, headerEncoding: 'latin1' }).put('k.txt', Buffer.from('x'), aliOptions({
         meta: { city: 'Köln 北京' },
-      } as OSS.PutObjectOptions);
+      }));
 
       expect(captured[0]!.headers['x-oss-meta-city']).toBe(Buffer.from('Köln 北京', 'utf8').toString('latin1'));
       expect(verify(captured[0]!)).toBe(key.accessKeyId);
@@ -237,7 +242,7 @@ describe('authenticate', () => {
     it(`rejects a header changed after signing (${version})`, async () => {
       const key = credentials.createAccessKey();
       captured.length = 0;
-      await clientFor(key, { v4 }).put('k.txt', Buffer.from('x'), { meta: { job: 'j-1' } } as OSS.PutObjectOptions);
+      await clientFor(key, { v4 }).put('k.txt', Buffer.from('x'), aliOptions({ meta: { job: 'j-1' } }));
       const tampered = { ...captured[0]!, headers: { ...captured[0]!.headers, 'x-oss-meta-job': 'j-2' } };
 
       expect(() => verify(tampered)).toThrow(OssServiceError);
