@@ -9,10 +9,7 @@ import { startInvocation } from '../../lib/runtime';
 import { syncExportJob, type SyncOutcome } from '../../lib/sync';
 import { settleOutcome } from '../../lib/triggers';
 
-const workerEventSchema = z
-  .object({ jobId: z.string().optional(), JobId: z.string().optional() })
-  .transform((event) => (event.jobId ?? event.JobId)?.trim())
-  .pipe(z.string().min(1, 'the event names no jobId'));
+const workerEventSchema = z.object({ jobId: z.string().optional(), JobId: z.string().optional() });
 
 export type WorkerResult = SyncOutcome | { outcome: 'error'; reason: 'invalid-event'; message: string; retryable: false };
 
@@ -48,8 +45,12 @@ function parseWorkerEvent(event: Buffer): string | Extract<WorkerResult, { reaso
   }
 
   const result = workerEventSchema.safeParse(parsed);
-  if (!result.success) return invalidEvent(`${result.error.issues[0]?.message ?? 'invalid'}; expected {"jobId": "<JobId>"}`);
-  return result.data;
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    return invalidEvent(`${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}; expected {"jobId": "<JobId>"}`);
+  }
+  const jobId = (result.data.jobId ?? result.data.JobId)?.trim();
+  return jobId ? jobId : invalidEvent('the event names no jobId; expected {"jobId": "<JobId>"}');
 }
 
 function invalidEvent(message: string): Extract<WorkerResult, { reason: 'invalid-event' }> {

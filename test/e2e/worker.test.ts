@@ -1,0 +1,240 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crc64 } from '../../lib/crc64';
+import { DESTINATION_BUCKET, EXPORT_BUCKET, startLocalCloud, type LocalCloud } from '../../local/cloud';
+import { jobKeys, jsonEvent, loadBundledHandler, readJson, readObject, startCountingServer, type Handler } from './helpers';
+
+const samplePath = new URL('../fixtures/ims/get-project-export-job-sample.json', import.meta.url);
+const sampleText = readFileSync(samplePath, 'utf8');
+const sample = JSON.parse(sampleText) as {
+  ProjectExportJob: { JobId: string; ExportResult: { Timeline: unknown }; UserData: unknown };
+};
+
+interface Outcome {
+  outcome: string;
+  reason?: string;
+  code?: string;
+  message?: string;
+  objects?: { key: string; size: number; crc64: string }[];
+}
+
+let cloud: LocalCloud;
+let worker: Handler<Outcome>;
+
+function runWorker(jobId: string): Promise<Outcome> {
+  return worker(jsonEvent({ jobId }), cloud.context('ims-export-sync-worker'));
+}
+
+/** A GetProjectExportJob body like the doc's sample but with JSON-text fields and the given overrides. */
+function stringShapedBody(jobId: string, fields: Record<string, unknown>): string {
+  return JSON.stringify({
+    RequestId: 'request-1',
+    ProjectExportJob: {
+      JobId: jobId,
+      ProjectId: 'project-1',
+      ExportType: 'BaseTimeline',
+      Status: 'Success',
+      UserData: '{"Key":"Value"}',
+      ...fields,
+    },
+  });
+}
+
+beforeAll(async () => {
+  cloud = await startLocalCloud();
+  Object.assign(process.env, cloud.env({ LOG_LEVEL: 'error' }));
+  worker = loadBundledHandler<Outcome>('worker');
+});
+
+afterAll(async () => {
+  await cloud.close();
+});
+
+describe('worker handler', () => {
+  it('copies the documented sample response', async () => {
+    const jobId = sample.ProjectExportJob.JobId.trim();
+    cloud.ims.createJob({ jobId, rawBody: sampleText });
+
+    const outcome = await runWorker(jobId);
+
+    expect(outcome.outcome).toBe('copied');
+    const timeline = readObject(cloud, `ims-exports/${jobId}/timeline.json`);
+    expect(timeline?.body.toString('utf8')).toBe(JSON.stringify(sample.ProjectExportJob.ExportResult.Timeline));
+    expect(timeline?.contentType).toBe('application/json');
+    expect(timeline?.meta['ims-job-id']).toBe(jobId);
+    const manifest = readJson(cloud, `ims-exports/${jobId}/manifest.json`);
+    expect(manifest.JobId).toBe(jobId);
+    expect(manifest.ProjectId).toBe('****fddd7748b58bf1d47e95****');
+    expect(manifest.Status).toBe('Success');
+    expect(manifest.result).toBe('copied');
+    expect(manifest.UserData).toEqual(sample.ProjectExportJob.UserData);
+    expect(manifest.Code).toBeUndefined();
+    expect(manifest.Message).toBeUndefined();
+  });
+
+  it('copies a string-shaped Timeline verbatim', async () => {
+    const jobId = 'string0shaped0job0000000000000001';
+    const timelineText = '{"VideoTracks": [ {"VideoTrackClips": []} ]}';
+    cloud.ims.createJob({ jobId, rawBody: stringShapedBody(jobId, { ExportResult: { Timeline: timelineText } }) });
+
+    const outcome = await runWorker(jobId);
+
+    expect(outcome.outcome).toBe('copied');
+    const timeline = readObject(cloud, `ims-exports/${jobId}/timeline.json`);
+    expect(timeline?.body.toString('utf8')).toBe(timelineText);
+    expect(outcome.objects?.[0]?.crc64).toBe(crc64(Buffer.from(timelineText)));
+    expect(readJson(cloud, `ims-exports/${jobId}/manifest.json`).UserData).toEqual({ Key: 'Value' });
+  });
+
+  it('records a failed job in its manifest', async () => {
+    const jobId = 'failed0job000000000000000000000001';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Failed', code: 'InvalidParameter', message: 'The specified parameter is not valid.' }] });
+
+    const outcome = await runWorker(jobId);
+
+    expect(outcome.outcome).toBe('failed');
+    expect(outcome.code).toBe('InvalidParameter');
+    expect(jobKeys(cloud, jobId)).toEqual([`ims-exports/${jobId}/manifest.json`]);
+    const manifest = readJson(cloud, `ims-exports/${jobId}/manifest.json`);
+    expect(manifest.Status).toBe('Failed');
+    expect(manifest.Code).toBe('InvalidParameter');
+    expect(manifest.Message).toBe('The specified parameter is not valid.');
+    expect(manifest.objects).toEqual([]);
+  });
+
+  it('writes nothing for a Processing job', async () => {
+    const jobId = 'processing0job00000000000000000001';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Processing' }] });
+
+    const outcome = await runWorker(jobId);
+
+    expect(outcome.outcome).toBe('pending');
+    expect(jobKeys(cloud, jobId)).toEqual([]);
+  });
+
+  it('records an invalid Timeline without writing it', async () => {
+    const jobId = 'invalid0timeline000000000000000001';
+    cloud.ims.createJob({ jobId, rawBody: stringShapedBody(jobId, { ExportResult: { Timeline: '{"VideoTracks": [' } }) });
+
+    const outcome = await runWorker(jobId);
+
+    expect(outcome.outcome).toBe('error');
+    expect(outcome.reason).toBe('InvalidTimeline');
+    expect(jobKeys(cloud, jobId)).toEqual([`ims-exports/${jobId}/manifest.json`]);
+    const manifest = readJson<{ result: string; error: { code: string } }>(cloud, `ims-exports/${jobId}/manifest.json`);
+    expect(manifest.result).toBe('invalid');
+    expect(manifest.error.code).toBe('InvalidTimeline');
+  });
+
+  it('copies a multipart zip byte-exact', async () => {
+    const jobId = 'premiere0zip0000000000000000000001';
+    const snapshot = cloud.ims.createJob({
+      jobId,
+      exportType: 'AdobePremierePro',
+      script: [{ status: 'Success' }],
+      project: { bucket: EXPORT_BUCKET, prefix: 'exports/', size: 9 * 1024 * 1024 + 123 },
+    });
+
+    const outcome = await runWorker(jobId);
+
+    expect(outcome.outcome).toBe('copied');
+    const zipKey = outcome.objects?.[0]?.key ?? '';
+    expect(zipKey).toMatch(new RegExp(`^ims-exports/${jobId}/exported_project_[0-9a-f]{32}\\.zip$`));
+    const copied = readObject(cloud, zipKey);
+    const source = cloud.ims.getJob(jobId)?.project?.bytes;
+    expect(snapshot.project?.key).toBeDefined();
+    expect(copied?.size).toBe(source?.length);
+    expect(copied?.body.equals(source!)).toBe(true);
+    expect(copied?.crc64).toBe(crc64(source!));
+    expect(copied?.meta['ims-job-id']).toBe(jobId);
+    expect(cloud.oss.listOpenMultipartUploads(DESTINATION_BUCKET)).toEqual([]);
+    const manifest = readJson<{ objects: { key: string; size: number; crc64: string }[]; source: Record<string, string> }>(
+      cloud,
+      `ims-exports/${jobId}/manifest.json`,
+    );
+    expect(manifest.objects[0]).toMatchObject({ key: zipKey, size: source!.length, crc64: crc64(source!), contentType: 'application/zip' });
+    expect(manifest.source.host).toBe(new URL(cloud.oss.url).host);
+    expect(JSON.stringify(manifest)).not.toMatch(/Signature|OSSAccessKeyId|Expires=/);
+  });
+
+  it('refreshes an expired ProjectUrl from IMS', async () => {
+    const jobId = 'expired0url00000000000000000000001';
+    cloud.ims.createJob({
+      jobId,
+      exportType: 'AdobePremierePro',
+      script: [{ status: 'Success' }],
+      project: { bucket: EXPORT_BUCKET, prefix: 'exports/', size: 200 * 1024 },
+      projectUrl: { expiredResponses: 1 },
+    });
+
+    const outcome = await runWorker(jobId);
+
+    expect(outcome.outcome).toBe('copied');
+    expect(cloud.ims.getJob(jobId)?.responses).toBe(2);
+    const copied = readObject(cloud, outcome.objects?.[0]?.key ?? '');
+    expect(copied?.body.equals(cloud.ims.getJob(jobId)!.project!.bytes)).toBe(true);
+  });
+
+  it('sends no request to a host not allowed', async () => {
+    const jobId = 'disallowed0host000000000000000001';
+    const bystander = await startCountingServer();
+    try {
+      const projectUrl = `http://localhost:${bystander.port}/bucket/project.zip?Expires=1&Signature=x`;
+      cloud.ims.createJob({
+        jobId,
+        rawBody: stringShapedBody(jobId, { ExportType: 'AdobePremierePro', ExportResult: { ProjectUrl: projectUrl } }),
+      });
+
+      const outcome = await runWorker(jobId);
+
+      expect(outcome.outcome).toBe('error');
+      expect(outcome.reason).toBe('source-not-allowed');
+      expect(outcome.message).toContain('"localhost" is not allowed');
+      expect(bystander.requests()).toBe(0);
+      expect(jobKeys(cloud, jobId)).toEqual([]);
+    } finally {
+      await bystander.close();
+    }
+  });
+
+  it('skips a job already synced', async () => {
+    const jobId = 'second0run000000000000000000000001';
+    cloud.ims.createJob({
+      jobId,
+      exportType: 'AdobePremierePro',
+      script: [{ status: 'Success' }],
+      project: { bucket: EXPORT_BUCKET, prefix: 'exports/', size: 300 * 1024 },
+    });
+    expect((await runWorker(jobId)).outcome).toBe('copied');
+    const downloadsBefore = cloud.oss.requests.entries.filter((entry) => entry.operation === 'GetObject' && entry.detail?.bucket === EXPORT_BUCKET).length;
+    const imsCallsBefore = cloud.ims.getJob(jobId)?.responses;
+
+    const outcome = await runWorker(jobId);
+
+    expect(outcome.outcome).toBe('already-synced');
+    const downloadsAfter = cloud.oss.requests.entries.filter((entry) => entry.operation === 'GetObject' && entry.detail?.bucket === EXPORT_BUCKET).length;
+    expect(downloadsAfter).toBe(downloadsBefore);
+    expect(cloud.ims.getJob(jobId)?.responses).toBe(imsCallsBefore);
+  });
+
+  it('accepts JobId in the event', async () => {
+    const jobId = 'pascal0case0event0000000000000001';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Processing' }] });
+
+    const outcome = await worker(jsonEvent({ JobId: jobId }), cloud.context('ims-export-sync-worker'));
+
+    expect(outcome.outcome).toBe('pending');
+  });
+
+  it.each([
+    { event: 'not json', reason: 'invalid-event' },
+    { event: '{}', reason: 'invalid-event' },
+    { event: '{"jobId": 12}', reason: 'invalid-event' },
+    { event: '{"jobId": "../etc"}', reason: 'InvalidJobIdError' },
+  ])('rejects event $event', async ({ event, reason }) => {
+    const outcome = await worker(Buffer.from(event), cloud.context('ims-export-sync-worker'));
+
+    expect(outcome.outcome).toBe('error');
+    expect(outcome.reason).toBe(reason);
+  });
+});
