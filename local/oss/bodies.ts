@@ -12,7 +12,7 @@ export interface StoredBody {
 export interface BodyWriter {
   write(chunk: Uint8Array): Promise<void>;
   complete(): Promise<StoredBody>;
-  /** Throws the bytes away; safe to call after a failed write. */
+  /** Throws the bytes away. Safe to call more than once and after a failed write. */
   discard(): Promise<void>;
 }
 

@@ -49,6 +49,8 @@ export async function receiveBody(
   try {
     for await (const chunk of source) {
       if (options.dropAfterBytes !== undefined && size + chunk.length > options.dropAfterBytes) {
+        // Discard first, so that the partial body is gone by the time the client sees the connection drop.
+        await writer.discard();
         options.dropConnection?.();
         throw new ConnectionClosed(`dropped the connection after ${options.dropAfterBytes} bytes of the request body (fault)`);
       }
