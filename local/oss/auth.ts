@@ -25,7 +25,7 @@ export interface AuthRequest {
   target: RequestTarget;
 }
 
-/** Longest validity a V4 presigned URL may ask for: 7 days. */
+/** Maximum validity of a V4 presigned URL: 7 days. */
 const MAX_V4_URL_EXPIRES_SECONDS = 7 * 24 * 3600;
 
 /**
@@ -133,7 +133,7 @@ function checkV4Signature(
   const stringToSign = v4StringToSign(datetime, v4Scope(parsed.day, parsed.region), canonicalRequest);
   const expected = v4Signature(secretOf(credentials, parsed.accessKeyId), parsed.day, parsed.region, stringToSign);
   if (parsed.signature !== expected) {
-    // NOTE: OSS's V4 mismatch body is assumed to carry CanonicalRequest as S3's does; only StringToSign is documented.
+    // OSS documents only StringToSign in the mismatch body. CanonicalRequest is added as S3 does, to ease debugging.
     throw signatureMismatch(parsed.accessKeyId, parsed.signature, stringToSign, {
       CanonicalRequest: byteStringToUtf8(canonicalRequest),
       CanonicalRequestBytes: hexBytes(canonicalRequest),

@@ -16,12 +16,12 @@ export interface BodyWriter {
   discard(): Promise<void>;
 }
 
-/** Where object and part bytes live: in memory, or in files under a folder for objects too big for the heap. */
+/** Storage of object and part bytes: in memory, or in files under a folder for objects too big for the heap. */
 export interface BodyStorage {
   createWriter(): Promise<BodyWriter>;
   /** Streams bytes `start` (inclusive) to `end` (exclusive) of a body. */
   read(body: StoredBody, start?: number, end?: number): AsyncIterable<Buffer>;
-  /** Returns the whole body at once, for test helpers; bodies over 2 GiB do not fit in one Buffer. */
+  /** Returns the whole body at once, for test helpers. A body over 2 GiB does not fit in one Buffer. */
   readAll(body: StoredBody): Buffer;
   /** Returns an independent copy, so that releasing one leaves the other intact. */
   duplicate(body: StoredBody): Promise<StoredBody>;

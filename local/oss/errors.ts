@@ -150,7 +150,7 @@ export const ossErrors = {
       'The list of parts was not in ascending order. Parts list must specified in order by part number.',
     ),
 
-  // NOTE: the code name for EC 0042-00000213 is inferred; OSS documents only the EC and the 100 KB rule.
+  // The code name for EC 0042-00000213 is inferred. OSS documents only the EC and the 100 KB rule.
   entityTooSmall: (partNumber: number, size: number) =>
     new OssServiceError(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.', {
       PartNumber: String(partNumber),

@@ -9,7 +9,7 @@ export interface StreamedBody {
   chunks: () => AsyncIterable<Buffer>;
 }
 
-/** What a handler returns: status, headers and an optional body. The server adds the common headers. */
+/** A handler's result: status, headers and an optional body. The server adds the common headers. */
 export interface OssReply {
   status: number;
   headers: Record<string, string>;
@@ -37,7 +37,7 @@ export function errorReply(error: OssServiceError, requestId: string, hostId: st
   return { status: error.status, headers, body: Buffer.from(xml, 'utf8') };
 }
 
-/** How a reply ended on the wire. */
+/** The way a reply ended on the wire. */
 export type SendOutcome = 'sent' | 'dropped' | 'client-closed';
 
 /**

@@ -20,7 +20,7 @@ export interface OssServerParts {
   requests: RequestLog;
 }
 
-/** What one request turned into, for the request log. */
+/** The outcome of one request, for the request log. */
 interface Exchange {
   requestId: string;
   operation: string;
@@ -34,7 +34,7 @@ interface Exchange {
 export function createRequestListener(parts: OssServerParts): (request: IncomingMessage, response: ServerResponse) => void {
   return (request, response) => {
     handleRequest(parts, request, response).catch((error: unknown) => {
-      console.error('OSS emulator: failed to answer a request', error);
+      console.error('OSS emulator: failed to send a response', error);
       response.destroy();
     });
   };

@@ -27,7 +27,7 @@ export interface SignableRequest {
 }
 
 /**
- * Builds the V1 string to sign, as a byte string (see encoding.ts). The date slot holds the `x-oss-date` or
+ * Builds the V1 string to sign, as a byte string (see encoding.ts). The date slot contains the `x-oss-date` or
  * `Date` header for header signatures and the `Expires` value for presigned URLs.
  */
 export function v1StringToSign(request: SignableRequest, dateOrExpires: string): string {
@@ -45,7 +45,7 @@ export function v1Signature(accessKeySecret: string, stringToSign: string): stri
   return createHmac('sha1', accessKeySecret).update(Buffer.from(stringToSign, 'latin1')).digest('base64');
 }
 
-/** Every `x-oss-*` header as `name:value\n`, sorted by name, with spaces and tabs around the value removed. */
+/** Returns every `x-oss-*` header as `name:value\n`, sorted by name, with spaces and tabs around the value removed. */
 export function canonicalizedOssHeaders(headers: IncomingHttpHeaders): string {
   return Object.keys(headers)
     .filter((name) => name.startsWith('x-oss-'))

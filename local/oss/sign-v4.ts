@@ -65,7 +65,9 @@ export function isValidScope(authorization: Pick<V4Authorization, 'product' | 't
  * additional-header list and payload hash, joined by newlines.
  *
  * Every query parameter is signed except those in `excludedQuery` (the signature of a presigned URL). A
- * parameter with an empty value is written as its bare name, as the OSS V4 signers do.
+ * parameter with an empty value is written as its bare name, as the OSS Java SDK v2 signer does.
+ * NOTE: ali-oss 6.23 signs an empty query value as `name=` (for example `prefix: ''` in listV2), so such a request
+ * fails here with SignatureDoesNotMatch. Which form the real server expects for that case is unconfirmed.
  */
 export function v4CanonicalRequest(
   request: SignableRequest,

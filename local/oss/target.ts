@@ -9,7 +9,7 @@ export interface QueryParam {
   valueBytes: Buffer | undefined;
 }
 
-/** What a request addresses: bucket, object key and query, worked out as OSS does from Host and path. */
+/** The bucket, object key and query of a request, worked out as OSS does from Host and path. */
 export interface RequestTarget {
   /** Undefined for service-level requests such as ListBuckets. */
   bucket: string | undefined;

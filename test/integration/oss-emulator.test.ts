@@ -146,6 +146,28 @@ describe.each(MODES)('OSS emulator via ali-oss $name', ({ v4, sts }) => {
     expect(oss.getObjectDirect(bucket, 'meta/report.json')?.meta).toEqual({ 'ims-job-id': 'job-1' });
   });
 
+  it('returns basic metadata on getObjectMeta', async () => {
+    const body = bytes(321, 9);
+    await client.put('meta/basic.bin', body);
+
+    // getObjectMeta exists in ali-oss 6.23 but not in its @types declaration.
+    const withMeta = client as unknown as { getObjectMeta(name: string): Promise<{ res: unknown }> };
+    const result = await withMeta.getObjectMeta('meta/basic.bin');
+
+    expect(headersOf(result).etag).toBe(`"${md5Hex(body)}"`);
+    expect(headersOf(result)['x-oss-object-content-length']).toBe('321');
+  });
+
+  it('deletes several objects in one request', async () => {
+    await client.put('multi-delete/a', Buffer.from('a'));
+    await client.put('multi-delete/b', Buffer.from('b'));
+
+    const result = await client.deleteMulti(['multi-delete/a', 'multi-delete/b', 'multi-delete/missing']);
+
+    expect(result.deleted).toHaveLength(3);
+    expect(oss.listKeys(bucket, 'multi-delete/')).toEqual([]);
+  });
+
   it('deletes an object', async () => {
     await client.put('delete/me.txt', Buffer.from('x'));
 
@@ -174,6 +196,19 @@ describe.each(MODES)('OSS emulator via ali-oss $name', ({ v4, sts }) => {
 
     expect(seen).toEqual(keys);
     expect(pages).toBe(3);
+  });
+
+  it('pages a first-version listing with markers', async () => {
+    const keys = ['marker/a', 'marker/b', 'marker/c'];
+    for (const key of keys) await client.put(key, Buffer.from(key));
+
+    const first = await client.list(aliOptions({ prefix: 'marker/', 'max-keys': '2' }), aliOptions({}));
+    const second = await client.list(aliOptions({ prefix: 'marker/', 'max-keys': '2', marker: first.nextMarker }), aliOptions({}));
+
+    expect(first.objects.map((object) => object.name)).toEqual(['marker/a', 'marker/b']);
+    expect(first.isTruncated).toBe(true);
+    expect(second.objects.map((object) => object.name)).toEqual(['marker/c']);
+    expect(second.isTruncated).toBe(false);
   });
 
   it('groups keys by delimiter', async () => {

@@ -79,7 +79,7 @@ export function metaFromHeaders(headers: IncomingHttpHeaders): Record<string, st
 }
 
 export function contentTypeOf(headers: IncomingHttpHeaders): string {
-  // NOTE: OSS may guess a missing Content-Type from the key's extension; the emulator always uses the default.
+  // OSS may guess a missing Content-Type from the key's extension. The emulator always uses the default.
   return headerText(headers, 'content-type') || 'application/octet-stream';
 }
 

@@ -47,7 +47,7 @@ export const listObjectsV2: OperationHandler = async ({ target, bucket }) => {
     ['IsTruncated', page.truncated],
     ...(page.truncated ? [['NextContinuationToken', encodeToken(page.entries.at(-1)!)] as const] : []),
     ['KeyCount', page.entries.length],
-    ...entryNodes(page.entries, encode),
+    ...entryNodes(page.entries, encode, queryValue(target, 'fetch-owner') === 'true'),
   ];
   return xmlReply(xmlDocument('ListBucketResult', children));
 };
@@ -74,7 +74,7 @@ export const listObjects: OperationHandler = async ({ target, bucket }) => {
     ...(encodeUrl ? [['EncodingType', 'url'] as const] : []),
     ['IsTruncated', page.truncated],
     ...(page.truncated && last !== undefined ? [['NextMarker', encode(entryName(last))] as const] : []),
-    ...entryNodes(page.entries, encode),
+    ...entryNodes(page.entries, encode, true),
   ];
   return xmlReply(xmlDocument('ListBucketResult', children));
 };
@@ -118,10 +118,17 @@ function entryName(entry: ListEntry): string {
   return entry.kind === 'object' ? entry.record.key : entry.prefix;
 }
 
-function entryNodes(entries: ListEntry[], encode: (text: string) => string): XmlNode[] {
+/**
+ * Stand-in for the bucket owner's account ID in listings. ListObjects always lists the owner of each object, and
+ * ListObjectsV2 does with `fetch-owner=true`; ali-oss's `list` fails on a listing without it.
+ */
+const OWNER_ID = '1000000000000000';
+
+function entryNodes(entries: ListEntry[], encode: (text: string) => string, withOwner: boolean): XmlNode[] {
   return entries.map((entry): XmlNode => {
     if (entry.kind === 'prefix') return ['CommonPrefixes', [['Prefix', encode(entry.prefix)]]];
     const { record } = entry;
+    const owner: XmlNode[] = withOwner ? [['Owner', [['ID', OWNER_ID], ['DisplayName', OWNER_ID]]]] : [];
     return [
       'Contents',
       [
@@ -131,12 +138,13 @@ function entryNodes(entries: ListEntry[], encode: (text: string) => string): Xml
         ['Type', record.type],
         ['Size', record.size],
         ['StorageClass', 'Standard'],
+        ...owner,
       ],
     ];
   });
 }
 
-/** The token names the last entry of the page; base64url keeps it opaque and safe in a query string. */
+/** Encodes the last entry of a page as a continuation token: base64url JSON, opaque and safe in a query string. */
 function encodeToken(last: ListEntry): string {
   const position = last.kind === 'object' ? { after: last.record.key } : { after: last.prefix, skipUnder: last.prefix };
   return Buffer.from(JSON.stringify(position), 'utf8').toString('base64url');

@@ -26,7 +26,7 @@ const MAX_PART_NUMBER = 10_000;
 
 export const initiateMultipartUpload: OperationHandler = async ({ request, target, bucket, store }) => {
   validateObjectKey(target);
-  // NOTE: whether OSS checks x-oss-forbid-overwrite already here, and not only at Complete, is unconfirmed.
+  // Whether OSS checks x-oss-forbid-overwrite already here, and not only at Complete, is unconfirmed.
   if (forbidOverwriteOf(request.headers) && bucket.objects.has(target.key)) throw ossErrors.fileAlreadyExists(target.key);
 
   const upload = store.createUpload(bucket, target.key, contentTypeOf(request.headers), metaFromHeaders(request.headers));

@@ -24,7 +24,7 @@ import {
 
 /**
  * CopyObject limit. OSS documents CopyObject for objects up to 1 GB and UploadPartCopy above that.
- * NOTE: the error code and message OSS returns above the limit are a guess.
+ * The error code and message OSS returns above the limit are a guess.
  */
 const MAX_COPY_OBJECT_BYTES = 1024 ** 3;
 
@@ -146,7 +146,7 @@ export const copyObject: OperationHandler = async (context) => {
   };
   await store.commitObject(context.bucket, record, forbidOverwrite);
 
-  // NOTE: the reply carries no x-oss-hash-crc64ecma, because OSS does not promise one on copies.
+  // The reply carries no x-oss-hash-crc64ecma, because OSS does not promise one on copies.
   const result = xmlDocument('CopyObjectResult', [
     ['ETag', quoted(record.etag)],
     ['LastModified', record.lastModified.toISOString()],
