@@ -80,7 +80,7 @@ interface FileBody extends StoredBody {
  * Keeps each body in its own file under `<dataDir>/bodies`. Writers fill a file in `<dataDir>/tmp` and rename
  * it into `bodies` only on `complete`, so an interrupted upload never leaves a partial body in place.
  *
- * NOTE: the index of buckets and objects stays in memory, so objects do not survive a restart; `close`
+ * NOTE: the index of buckets and objects stays in memory, so objects do not survive a restart, and `close`
  * deletes both folders.
  */
 export class FolderBodyStorage implements BodyStorage {

@@ -6,7 +6,7 @@
  * The signers build their strings to sign in that form and hash `Buffer.from(text, 'latin1')`.
  */
 
-/** Decodes `%XX` escapes of a raw URL component into bytes; other characters are taken as single bytes. */
+/** Decodes `%XX` escapes of a raw URL component into bytes. Other characters are taken as single bytes. */
 export function percentDecode(raw: string): Buffer {
   const bytes: number[] = [];
   for (let i = 0; i < raw.length; i++) {

@@ -13,7 +13,7 @@ export interface OssEmulatorOptions {
   credentials: CredentialStore;
   /** Keep object bytes in files under this folder instead of memory, for objects too large for the heap. */
   dataDir?: string;
-  /** Port on 127.0.0.1; a free one when omitted. */
+  /** Port on 127.0.0.1, or a free one when omitted. */
   port?: number;
 }
 
@@ -21,7 +21,7 @@ export interface OssEmulatorOptions {
 export interface OssObjectSnapshot {
   body: Buffer;
   size: number;
-  /** Upper-case hex MD5, or `<HEX>-<parts>` for a multipart object; no quotes. */
+  /** Upper-case hex MD5, or `<HEX>-<parts>` for a multipart object, without quotes. */
   etag: string;
   /** CRC-64/XZ as an unsigned decimal, the value of `x-oss-hash-crc64ecma`. */
   crc64: string;
@@ -62,7 +62,7 @@ export interface OssEmulator {
     body: Buffer,
     options?: { contentType?: string; meta?: Record<string, string> },
   ): Promise<void>;
-  /** Reads a whole object into memory; meant for test assertions on objects well under 2 GiB. */
+  /** Reads a whole object into memory, for test assertions on objects well under 2 GiB. */
   getObjectDirect(bucket: string, key: string): OssObjectSnapshot | undefined;
   /** Keys of a bucket in listing order, optionally only those starting with `prefix`. */
   listKeys(bucket: string, prefix?: string): string[];

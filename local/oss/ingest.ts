@@ -23,18 +23,18 @@ export interface ReceivedBody {
 }
 
 export interface ReceiveOptions {
-  /** Largest body accepted; more bytes fail with EntityTooLarge. */
+  /** Maximum body size in bytes. A longer body fails with EntityTooLarge. */
   maxBytes: number;
   /** Cut the connection once this many bytes have arrived (a drop fault), by calling `dropConnection`. */
   dropAfterBytes?: number;
   dropConnection?: () => void;
-  /** Called when `source` ends; false means the client closed the connection before the body was complete. */
+  /** Called when `source` ends. False means the client closed the connection before the body was complete. */
   isComplete?: () => boolean;
 }
 
 /**
  * Streams `source` into a new body while computing MD5 and CRC-64. The body becomes visible to the caller only
- * when every byte arrived; on any failure the partial bytes are discarded.
+ * when every byte arrived. On any failure the partial bytes are discarded.
  */
 export async function receiveBody(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,

@@ -42,7 +42,7 @@ export const HANDLERS: Readonly<Record<string, OperationHandler>> = {
   ListMultipartUploads: listMultipartUploads,
 };
 
-/** Operations whose request carries a body; a drop fault on them cuts the request body by default. */
+/** Operations whose request carries a body. A drop fault on them cuts the request body by default. */
 export const UPLOAD_OPERATIONS: ReadonlySet<string> = new Set([
   'PutObject',
   'UploadPart',

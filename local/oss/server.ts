@@ -118,7 +118,7 @@ async function produceReply(parts: OssServerParts, request: IncomingMessage, exc
   const reply = await handler(context);
 
   if (cutsRequestBody) {
-    // The whole body fit under the drop threshold, so the operation ran; the client still never gets a reply.
+    // The whole body fit under the drop threshold, so the operation ran. The client still never gets a reply.
     request.socket.destroy();
     throw new ConnectionClosed('dropped the connection after the request body, before the reply (fault)');
   }

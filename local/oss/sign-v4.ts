@@ -40,7 +40,7 @@ export function parseV4Authorization(value: string): V4Authorization | undefined
   return { ...credential, additionalHeaders: splitAdditionalHeaders(fields.get('AdditionalHeaders')), signature };
 }
 
-/** Parses `<ak>/<day>/<region>/<product>/<terminator>`; the AccessKey ID is everything before the last four parts. */
+/** Parses `<ak>/<day>/<region>/<product>/<terminator>`. The AccessKey ID is everything before the last four parts. */
 export function parseV4Credential(credential: string): Omit<V4Authorization, 'additionalHeaders' | 'signature'> | undefined {
   const parts = credential.split('/');
   if (parts.length < 5) return undefined;
@@ -137,7 +137,7 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : 1;
 }
 
-/** Parses the V4 timestamp form `yyyymmddTHHMMSSZ`; returns undefined when malformed. */
+/** Parses the V4 timestamp form `yyyymmddTHHMMSSZ`, or returns undefined when it is malformed. */
 export function parseV4Datetime(value: string): Date | undefined {
   const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (match === null) return undefined;

@@ -7,14 +7,14 @@ export interface ObjectRecord {
   key: string;
   body: StoredBody;
   size: number;
-  /** Upper-case hex MD5 for a Normal object; `<HEX>-<part count>` for a multipart one. No quotes. */
+  /** Upper-case hex MD5 for a Normal object, or `<HEX>-<part count>` for a multipart one. No quotes. */
   etag: string;
-  /** Base64 MD5 of the bytes; only Normal objects have one, as on OSS. */
+  /** Base64 MD5 of the bytes. Only Normal objects have one, as on OSS. */
   contentMd5: string | undefined;
   /** CRC-64/XZ of the whole object, unsigned decimal. */
   crc64: string;
   contentType: string;
-  /** User metadata by lower-case name without the `x-oss-meta-` prefix; values as header byte strings. */
+  /** User metadata by lower-case name without the `x-oss-meta-` prefix, with values as header byte strings. */
   meta: Record<string, string>;
   lastModified: Date;
   type: 'Normal' | 'Multipart';
@@ -64,7 +64,7 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-/** Buckets and their contents. Bodies live in `bodies`; this class keeps the index. */
+/** Buckets and their contents. Bodies live in `bodies`, and this class keeps the index. */
 export class OssStore {
   readonly bodies: BodyStorage;
   readonly #buckets = new Map<string, BucketState>();
@@ -97,7 +97,7 @@ export class OssStore {
 
   /**
    * Makes `record` the object at its key and releases the body it replaces. With `forbidOverwrite`, an existing
-   * object makes this fail with FileAlreadyExists; the check and the swap happen in one synchronous step.
+   * object makes this fail with FileAlreadyExists. The check and the swap happen in one synchronous step.
    */
   async commitObject(bucket: BucketState, record: ObjectRecord, forbidOverwrite: boolean): Promise<void> {
     const previous = bucket.objects.get(record.key);

@@ -13,12 +13,12 @@ export interface QueryParam {
 export interface RequestTarget {
   /** Undefined for service-level requests such as ListBuckets. */
   bucket: string | undefined;
-  /** Object key as UTF-8 text; '' for bucket-level requests. */
+  /** Object key as UTF-8 text, or '' for bucket-level requests. */
   key: string;
-  /** Object key exactly as the percent-decoded path bytes; signatures cover these bytes. */
+  /** Object key as the percent-decoded path bytes, which signatures cover. */
   keyBytes: Buffer;
   query: QueryParam[];
-  /** Host header as sent; OSS echoes it as HostId. */
+  /** Host header as sent, which OSS echoes as HostId. */
   host: string;
   /** Region taken from an `oss-<region>` label of a virtual-hosted Host, such as `cn-shanghai`. */
   hostRegion: string | undefined;
@@ -64,7 +64,7 @@ export function parseTarget(url: string, hostHeader: string | undefined): Reques
   };
 }
 
-/** Returns the first value of query parameter `name`: '' when it has no value, undefined when it is absent. */
+/** Returns the first value of query parameter `name`, '' when it has no value, or undefined when it is absent. */
 export function queryValue(target: Pick<RequestTarget, 'query'>, name: string): string | undefined {
   const param = target.query.find((candidate) => candidate.name === name);
   if (param === undefined) return undefined;

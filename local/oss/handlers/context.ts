@@ -23,7 +23,7 @@ export type OperationHandler = (context: OperationContext) => Promise<OssReply>;
 /** PutObject and UploadPart limit: 5 GiB. */
 export const MAX_SINGLE_UPLOAD_BYTES = 5 * 1024 ** 3;
 
-/** Streams the request body into storage; see `receiveBody`. */
+/** Streams the request body into storage with `receiveBody`, after checking Content-Length against `maxBytes`. */
 export function receiveRequestBody(context: OperationContext, maxBytes: number): Promise<ReceivedBody> {
   const { request } = context;
   const declared = headerText(request.headers, 'content-length');

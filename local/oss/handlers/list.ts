@@ -120,7 +120,7 @@ function entryName(entry: ListEntry): string {
 
 /**
  * Stand-in for the bucket owner's account ID in listings. ListObjects always lists the owner of each object, and
- * ListObjectsV2 does with `fetch-owner=true`; ali-oss's `list` fails on a listing without it.
+ * ListObjectsV2 does with `fetch-owner=true`. ali-oss's `list` fails on a listing without it.
  */
 const OWNER_ID = '1000000000000000';
 
