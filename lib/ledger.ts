@@ -1,4 +1,5 @@
 import { OssError } from './errors';
+import { isValidJobId } from './job-id';
 import type { OssBucket } from './oss';
 
 /**
@@ -108,9 +109,10 @@ export class Ledger {
       return record;
     } catch (error) {
       if (!(error instanceof OssError && error.code === 'FileAlreadyExists')) throw error;
-      // Another caller registered the job between the read and the write: theirs is the record.
+      // Another caller registered the job between the read and the write, so theirs is the record. A record
+      // that is gone again means the job finished in between, and this marker is not needed either.
       const winner = await this.get(jobId);
-      if (winner !== undefined && winner.dueKey !== record.dueKey) await this.#bucket.delete(record.dueKey);
+      if (winner === undefined || winner.dueKey !== record.dueKey) await this.#bucket.delete(record.dueKey);
       return winner ?? record;
     }
   }
@@ -224,10 +226,12 @@ export class Ledger {
     return `${this.#prefix}due/${String(Math.max(0, Math.floor(dueAtMs))).padStart(DUE_TIME_DIGITS, '0')}_${jobId}`;
   }
 
+  /** Reads a due marker's key; returns undefined for a key that is not a marker of a plain JobId. */
   parseDueKey(key: string): DueEntry | undefined {
     const name = key.slice(`${this.#prefix}due/`.length);
     const match = /^(\d{15})_(.+)$/.exec(name);
-    if (match === null) return undefined;
+    // A JobId that is not plain could never sync, so its marker would come up as due on every tick.
+    if (match === null || !isValidJobId(match[2]!)) return undefined;
     return { jobId: match[2]!, dueKey: key, dueAtMs: Number(match[1]) };
   }
 
