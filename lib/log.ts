@@ -34,7 +34,8 @@ export function createLogger(level: LogLevelName = 'info', baseFields: LogFields
 
   const write = (lineLevel: LogLevelName, message: string, fields: LogFields = {}): void => {
     if (LogLevel[lineLevel] < threshold) return;
-    const entry = { timestamp: new Date().toISOString(), level: lineLevel, message, ...baseFields, ...fields };
+    // The standard keys come last so that no field can overwrite them.
+    const entry = { ...baseFields, ...fields, timestamp: new Date().toISOString(), level: lineLevel, message };
     sink(JSON.stringify(redact(entry)));
   };
 

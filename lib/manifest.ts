@@ -35,7 +35,7 @@ export interface Manifest {
   UserData: unknown;
   error?: { code: string; message: string };
   objects: WrittenObject[];
-  source: ({ type: 'ProjectUrl' } & SourceLocation) | { type: 'Timeline' } | null;
+  source: ({ type: 'ProjectUrl'; copy: 'server-side' | 'download' } & SourceLocation) | { type: 'Timeline' } | null;
   /** ISO 8601 time at which the manifest was written. */
   writtenAt: string;
 }

@@ -2,6 +2,7 @@ import OSS from 'ali-oss';
 import type { Config } from './config';
 import type { Credentials } from './credentials';
 import { OssError, messageOf } from './errors';
+import { withRetry } from './retry';
 
 /** An object as written to the destination bucket, as the manifest records it. */
 export interface WrittenObject {
@@ -38,12 +39,18 @@ type ResponseHeaders = Record<string, string | undefined>;
  * The customer's bucket, reached through `ali-oss` with V4 signatures. Every ali-oss failure is turned into
  * an `OssError` that names the key and says whether a retry may succeed.
  */
+type BucketSettings = Pick<Config, 'ossBucket' | 'ossRegion' | 'ossEndpoint' | 'ossInternal'>;
+
 export class OssBucket {
   readonly client: OSS;
   readonly bucket: string;
+  readonly #settings: BucketSettings;
+  readonly #credentials: Credentials;
 
-  constructor(config: Pick<Config, 'ossBucket' | 'ossRegion' | 'ossEndpoint' | 'ossInternal'>, credentials: Credentials) {
+  constructor(config: BucketSettings, credentials: Credentials) {
     this.bucket = config.ossBucket;
+    this.#settings = config;
+    this.#credentials = credentials;
     this.client = new OSS({
       accessKeyId: credentials.accessKeyId,
       accessKeySecret: credentials.accessKeySecret,
@@ -69,75 +76,72 @@ export class OssBucket {
     });
   }
 
+  /** Returns a client for another bucket of the same region, endpoint and credentials. */
+  forBucket(name: string): OssBucket {
+    return new OssBucket({ ...this.#settings, ossBucket: name }, this.#credentials);
+  }
+
   /** Reads an object's size and checksums, or returns undefined when it does not exist. */
   async head(key: string): Promise<ObjectHead | undefined> {
-    try {
-      const result = await this.client.head(key);
-      const headers = result.res.headers as ResponseHeaders;
-      return {
-        size: Number(headers['content-length'] ?? 0),
-        etag: unquote(headers.etag),
-        crc64: headers['x-oss-hash-crc64ecma'],
-        contentType: headers['content-type'],
-        meta: (result.meta ?? {}) as Record<string, string>,
-      };
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw toOssError('HEAD', key, error);
-    }
+    const result = await this.#request('HEAD', key, () => this.client.head(key), { notFound: undefined });
+    if (result === undefined) return undefined;
+    const headers = result.res.headers as ResponseHeaders;
+    return {
+      size: Number(headers['content-length'] ?? 0),
+      etag: unquote(headers.etag),
+      crc64: headers['x-oss-hash-crc64ecma'],
+      contentType: headers['content-type'],
+      meta: (result.meta ?? {}) as Record<string, string>,
+    };
   }
 
   /** Reads a small object as text, or returns undefined when it does not exist. */
   async getText(key: string): Promise<string | undefined> {
-    try {
-      const result = await this.client.get(key);
-      return Buffer.from(result.content as Buffer).toString('utf8');
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw toOssError('GET', key, error);
-    }
+    const result = await this.#request('GET', key, () => this.client.get(key), { notFound: undefined });
+    return result === undefined ? undefined : Buffer.from(result.content as Buffer).toString('utf8');
   }
 
   /** Writes a whole object from memory with one PutObject (Content-MD5 checked by OSS). */
   async putBuffer(key: string, body: Buffer, options: WriteOptions): Promise<{ etag: string; crc64: string | undefined }> {
-    try {
-      const result = await this.client.put(key, body, {
-        mime: options.contentType,
-        headers: writeHeaders(options),
-        timeout: options.timeoutMs ?? 60_000,
-      } as OSS.PutObjectOptions);
-      const headers = result.res.headers as ResponseHeaders;
-      return { etag: unquote(headers.etag), crc64: headers['x-oss-hash-crc64ecma'] };
-    } catch (error) {
-      throw toOssError('PUT', key, error);
-    }
+    const putOptions = { mime: options.contentType, headers: writeHeaders(options), timeout: options.timeoutMs ?? 60_000 } as OSS.PutObjectOptions;
+    const result = await this.#request('PUT', key, () => this.client.put(key, body, putOptions));
+    const headers = result.res.headers as ResponseHeaders;
+    return { etag: unquote(headers.etag), crc64: headers['x-oss-hash-crc64ecma'] };
   }
 
   /** Lists one page of keys under `prefix` in key order (ListObjectsV2). */
   async listPage(prefix: string, options: { maxKeys: number; continuationToken?: string }): Promise<{ keys: string[]; nextContinuationToken: string | undefined }> {
-    try {
-      const result = await this.client.listV2(
-        {
-          prefix,
-          'max-keys': options.maxKeys,
-          ...(options.continuationToken === undefined ? {} : { 'continuation-token': options.continuationToken }),
-        },
-        { timeout: 30_000 },
-      );
-      const keys = (result.objects ?? []).map((object) => object.name);
-      return { keys, nextContinuationToken: result.isTruncated ? result.nextContinuationToken : undefined };
-    } catch (error) {
-      throw toOssError('LIST', prefix, error);
-    }
+    const query = {
+      prefix,
+      'max-keys': options.maxKeys,
+      ...(options.continuationToken === undefined ? {} : { 'continuation-token': options.continuationToken }),
+    };
+    const result = await this.#request('LIST', prefix, () => this.client.listV2(query, { timeout: 30_000 }));
+    const keys = (result.objects ?? []).map((object) => object.name);
+    return { keys, nextContinuationToken: result.isTruncated ? result.nextContinuationToken : undefined };
   }
 
   async delete(key: string): Promise<void> {
-    try {
-      await this.client.delete(key);
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw toOssError('DELETE', key, error);
-    }
+    await this.#request('DELETE', key, () => this.client.delete(key), { notFound: undefined });
+  }
+
+  /**
+   * Runs one request, retrying what may succeed later. Every operation here is idempotent, and OSS closes
+   * idle keep-alive connections, so a reused socket can fail with ECONNRESET before the request reaches OSS.
+   * With `notFound`, a 404 NoSuchKey returns that value instead of throwing.
+   */
+  async #request<T, F = never>(operation: string, key: string, send: () => Promise<T>, handling?: { notFound: F }): Promise<T | F> {
+    return withRetry(
+      async () => {
+        try {
+          return await send();
+        } catch (error) {
+          if (handling !== undefined && isNotFound(error)) return handling.notFound;
+          throw toOssError(operation, key, error);
+        }
+      },
+      { attempts: 4, baseDelayMs: 100, maxDelayMs: 2_000, isRetryable: (error) => error instanceof OssError && error.retryable },
+    );
   }
 }
 

@@ -1,12 +1,13 @@
 import type { Config } from './config';
-import { InvalidExportError, SourceError, SourceErrorReason, SyncError, messageOf } from './errors';
+import { InvalidExportError, OssError, SourceError, SourceErrorReason, SyncError, messageOf } from './errors';
 import { ExportJobStatus, ExportType, type ProjectExportJob } from './ims-schema';
 import { checkJobId } from './job-id';
 import type { Logger } from './log';
 import { ManifestResult, buildManifest, manifestKey, readManifest, writeManifest, type Manifest } from './manifest';
 import type { OssBucket, WrittenObject } from './oss';
-import { openSource, type OpenedSource } from './source';
-import { uploadStream } from './upload';
+import { copyWithinOss, locateSameRegionObject } from './server-copy';
+import { checkSourceUrl, describeUrl, openSource, type OpenedSource, type SourceLocation } from './source';
+import { CRC64_MISMATCH, DeadlineError, uploadStream } from './upload';
 
 /** The IMS calls `syncExportJob` makes. */
 export interface ExportJobReader {
@@ -14,7 +15,7 @@ export interface ExportJobReader {
 }
 
 export interface SyncDependencies {
-  config: Pick<Config, 'outputPrefix' | 'sourceHosts'>;
+  config: Pick<Config, 'outputPrefix' | 'sourceHosts'> & Partial<Pick<Config, 'ossRegion' | 'ossEndpoint'>>;
   ims: ExportJobReader;
   bucket: OssBucket;
   logger: Logger;
@@ -22,6 +23,12 @@ export interface SyncDependencies {
   upload?: { partSize?: number; queueSize?: number };
   /** How often a copy in progress logs its progress, in milliseconds. */
   progressIntervalMs?: number;
+  /** Called as a download progresses, for the command line's progress bar. */
+  onProgress?: (bytesDone: number, bytesTotal: number | undefined) => void;
+  /** Epoch milliseconds by which the sync must end; a copy that cannot finish by then is not started. */
+  deadlineMs?: number;
+  /** Copies a ProjectUrl object that lives in the destination's region inside OSS. Default true. */
+  serverSideCopy?: boolean;
 }
 
 export type SyncOutcome =
@@ -35,6 +42,12 @@ export type SyncOutcome =
 const DOWNLOAD_ATTEMPTS = 3;
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 4;
+/**
+ * Slowest download rate assumed when deciding whether a copy can finish before the deadline, in bytes per
+ * second. NOTE: an estimate for a function in the bucket's region; a slower source makes a started copy
+ * run into the deadline, where it is aborted cleanly and the job stays due.
+ */
+const ASSUMED_MIN_RATE_BYTES_PER_SECOND = 8 * 1024 * 1024;
 
 /**
  * Syncs one project export job into the destination bucket.
@@ -142,16 +155,53 @@ export function timelineText(job: ProjectExportJob): string {
 }
 
 /**
- * Streams the zip behind ProjectUrl into `<OUTPUT_PREFIX><JobId>/<zip name>`. An expired URL is replaced by
- * asking IMS for the job again; a broken transfer is started again from the beginning.
+ * Copies the zip behind ProjectUrl to `<OUTPUT_PREFIX><JobId>/<zip name>`: inside OSS when the URL names an
+ * object in the destination's region that the function's credentials can read, else by streaming the
+ * download. An expired URL is replaced by asking IMS for the job again; a broken or corrupted transfer is
+ * started again from the beginning.
  */
-async function copyProjectZip(job: ProjectExportJob, deps: SyncDependencies): Promise<{ written: WrittenObject; source: OpenedSource['location'] }> {
+async function copyProjectZip(job: ProjectExportJob, deps: SyncDependencies): Promise<{ written: WrittenObject; source: ZipSource }> {
+  const projectUrl = requireProjectUrl(job);
+  const url = checkSourceUrl(projectUrl, deps.config.sourceHosts);
+  const key = `${deps.config.outputPrefix}${job.jobId}/${zipFileName(projectUrl)}`;
+
+  const copied = await tryServerSideCopy(url, key, job, deps);
+  if (copied !== undefined) return { written: copied, source: { ...describeUrl(url), copy: 'server-side' } };
+
+  const { written, location } = await downloadProjectZip(job, key, deps);
+  return { written, source: { ...location, copy: 'download' } };
+}
+
+type ZipSource = SourceLocation & { copy: 'server-side' | 'download' };
+
+async function tryServerSideCopy(url: URL, key: string, job: ProjectExportJob, deps: SyncDependencies): Promise<WrittenObject | undefined> {
+  if (deps.serverSideCopy === false || deps.config.ossRegion === undefined) return undefined;
+  const location = locateSameRegionObject(url, { ossRegion: deps.config.ossRegion, ossEndpoint: deps.config.ossEndpoint });
+  if (location === undefined) return undefined;
+
+  try {
+    const written = await copyWithinOss(deps.bucket, location, key, {
+      contentType: 'application/zip',
+      meta: { 'ims-job-id': job.jobId },
+      logger: deps.logger,
+    });
+    deps.logger.info('Project zip copied inside OSS', { key, size: written.size, crc64: written.crc64, source_bucket: location.bucket });
+    return written;
+  } catch (error) {
+    // The download path needs nothing but the signed URL, so any failure here (most often AccessDenied
+    // because the export bucket is not readable by the function's role) falls back to it.
+    deps.logger.warn('Server-side copy failed; downloading the ProjectUrl instead', { key, source_bucket: location.bucket, error });
+    return undefined;
+  }
+}
+
+async function downloadProjectZip(job: ProjectExportJob, key: string, deps: SyncDependencies): Promise<{ written: WrittenObject; location: SourceLocation }> {
   let current = job;
   for (let attempt = 1; ; attempt += 1) {
-    const projectUrl = requireProjectUrl(current);
-    const key = `${deps.config.outputPrefix}${job.jobId}/${zipFileName(projectUrl)}`;
+    let source: OpenedSource | undefined;
     try {
-      const source = await openSource(projectUrl, { allowedHosts: deps.config.sourceHosts });
+      source = await openSource(requireProjectUrl(current), { allowedHosts: deps.config.sourceHosts });
+      checkTimeLeft(key, source.size, deps.deadlineMs);
       deps.logger.info('Download started', { key, source_host: source.location.host, source_path: source.location.path, bytes_total: source.size });
       const written = await uploadStream(deps.bucket, key, source.body, {
         contentType: 'application/zip',
@@ -160,17 +210,35 @@ async function copyProjectZip(job: ProjectExportJob, deps: SyncDependencies): Pr
         queueSize: deps.upload?.queueSize ?? DEFAULT_QUEUE_SIZE,
         expectedSize: source.size,
         expectedCrc64: source.crc64,
-        onProgress: progressLogger(deps, key, source.size),
+        onProgress: progressReporter(deps, key, source.size),
         logger: deps.logger,
+        ...(deps.deadlineMs === undefined ? {} : { deadlineMs: deps.deadlineMs }),
       });
       deps.logger.info('Project zip written', { key, size: written.size, crc64: written.crc64 });
-      return { written, source: source.location };
+      return { written, location: source.location };
     } catch (error) {
-      if (!(error instanceof SourceError) || !error.retryable || attempt >= DOWNLOAD_ATTEMPTS) throw error;
+      source?.body.destroy();
+      if (!isRepeatableCopyFailure(error) || attempt >= DOWNLOAD_ATTEMPTS) throw error;
 
-      deps.logger.warn('Download failed, starting again', { attempt, reason: error.reason, error });
-      if (error.reason === SourceErrorReason.Expired) current = await readJob(deps.ims, job.jobId);
+      deps.logger.warn('Copy failed, starting again', { attempt, error });
+      if (error instanceof SourceError && error.reason === SourceErrorReason.Expired) current = await readJob(deps.ims, job.jobId);
     }
+  }
+}
+
+/** True for failures that a fresh download may not repeat: broken transfers, corrupted bytes, expired URLs. */
+function isRepeatableCopyFailure(error: unknown): boolean {
+  if (error instanceof SourceError) return error.retryable;
+  return error instanceof OssError && error.code === CRC64_MISMATCH;
+}
+
+/** Throws a `DeadlineError` when a download of `size` bytes cannot finish before the deadline at the assumed rate. */
+function checkTimeLeft(key: string, size: number | undefined, deadlineMs: number | undefined): void {
+  if (deadlineMs === undefined || size === undefined) return;
+  const neededMs = (size / ASSUMED_MIN_RATE_BYTES_PER_SECOND) * 1000;
+  const leftMs = deadlineMs - Date.now();
+  if (neededMs > leftMs) {
+    throw new DeadlineError(`Copy of "${key}" (${size} bytes) was not started: it needs about ${Math.ceil(neededMs / 1000)} s and ${Math.max(0, Math.floor(leftMs / 1000))} s are left`);
   }
 }
 
@@ -213,12 +281,13 @@ async function writeManifestLogged(deps: SyncDependencies, key: string, manifest
   else deps.logger.info('Manifest already written by another run; kept it', { manifest_key: key });
 }
 
-function progressLogger(deps: SyncDependencies, key: string, total: number | undefined): (bytesRead: number) => void {
+function progressReporter(deps: SyncDependencies, key: string, total: number | undefined): (bytesRead: number) => void {
   const intervalMs = deps.progressIntervalMs ?? 5_000;
   const startedAt = Date.now();
   let lastLogAt = startedAt;
 
   return (bytesRead) => {
+    deps.onProgress?.(bytesRead, total);
     const now = Date.now();
     if (now - lastLogAt < intervalMs) return;
     lastLogAt = now;

@@ -1,8 +1,11 @@
 import { Crc64 } from './crc64';
-import { OssError, SourceError, SourceErrorReason } from './errors';
+import { OssError, SourceError, SourceErrorReason, SyncError } from './errors';
 import type { Logger } from './log';
 import { toOssError, writeHeaders, type OssBucket, type WriteOptions, type WrittenObject } from './oss';
 import { withRetry } from './retry';
+
+/** `OssError.code` when the destination's CRC-64 differs from the bytes sent; the copy can be repeated. */
+export const CRC64_MISMATCH = 'CRC64Mismatch';
 
 /** OSS rejects a multipart upload with more parts than this. */
 export const MAX_PARTS = 10_000;
@@ -22,7 +25,17 @@ export interface StreamUploadOptions extends WriteOptions {
   partAttempts?: number;
   /** Called after each chunk with the bytes read so far. */
   onProgress?: (bytesRead: number) => void;
+  /** Epoch milliseconds after which the upload is aborted and fails with a retryable `DeadlineError`. */
+  deadlineMs?: number;
   logger: Logger;
+}
+
+/** The function's time ran out before the copy finished; the copy was aborted and can run again. */
+export class DeadlineError extends SyncError {
+  constructor(message: string) {
+    super(message, { retryable: true });
+    this.name = 'DeadlineError';
+  }
 }
 
 interface CompletedPart {
@@ -57,6 +70,7 @@ export async function uploadStream(
 
   try {
     for await (const chunk of readSource(source, key)) {
+      checkDeadline(options.deadlineMs, key, bytesRead);
       crc.update(chunk);
       bytesRead += chunk.length;
       checkNotLonger(bytesRead, options.expectedSize, key);
@@ -111,6 +125,12 @@ async function* readSource(source: AsyncIterable<Buffer> | Iterable<Buffer>, key
   }
 }
 
+function checkDeadline(deadlineMs: number | undefined, key: string, bytesRead: number): void {
+  if (deadlineMs !== undefined && Date.now() > deadlineMs) {
+    throw new DeadlineError(`Copy of "${key}" stopped after ${bytesRead} bytes: the function's deadline passed`);
+  }
+}
+
 function checkNotLonger(bytesRead: number, expectedSize: number | undefined, key: string): void {
   if (expectedSize !== undefined && bytesRead > expectedSize) {
     throw new SourceError(`Source for "${key}" sent more than its Content-Length of ${expectedSize} bytes`, SourceErrorReason.IntegrityMismatch, {
@@ -140,12 +160,12 @@ async function putWhole(bucket: OssBucket, key: string, body: Buffer, checksum: 
   const result = await withRetry(() => bucket.putBuffer(key, body, options), partRetryOptions(options, key, 'PutObject'));
   if (result.crc64 !== undefined && result.crc64 !== checksum) {
     await bucket.delete(key);
-    throw new OssError(`OSS stored "${key}" with CRC-64 ${result.crc64}, expected ${checksum}; the object was deleted`, { key }, { retryable: true });
+    throw new OssError(`OSS stored "${key}" with CRC-64 ${result.crc64}, expected ${checksum}; the object was deleted`, { key, code: CRC64_MISMATCH }, { retryable: true });
   }
   return { key, size: body.length, etag: result.etag, crc64: checksum, contentType: options.contentType };
 }
 
-async function checkDestination(bucket: OssBucket, key: string, checksum: string, logger: Logger): Promise<void> {
+export async function checkDestination(bucket: OssBucket, key: string, checksum: string, logger: Logger): Promise<void> {
   const head = await bucket.head(key);
   if (head?.crc64 === undefined) {
     logger.warn('Destination sent no CRC-64; the copy was checked against the source only', { key });
@@ -153,11 +173,11 @@ async function checkDestination(bucket: OssBucket, key: string, checksum: string
   }
   if (head.crc64 !== checksum) {
     await bucket.delete(key);
-    throw new OssError(`OSS stored "${key}" with CRC-64 ${head.crc64}, expected ${checksum}; the object was deleted`, { key }, { retryable: true });
+    throw new OssError(`OSS stored "${key}" with CRC-64 ${head.crc64}, expected ${checksum}; the object was deleted`, { key, code: CRC64_MISMATCH }, { retryable: true });
   }
 }
 
-function partRetryOptions(options: StreamUploadOptions, key: string, operation: string) {
+export function partRetryOptions(options: Pick<StreamUploadOptions, 'partAttempts' | 'logger'>, key: string, operation: string) {
   return {
     attempts: options.partAttempts ?? 4,
     baseDelayMs: 250,
@@ -168,18 +188,20 @@ function partRetryOptions(options: StreamUploadOptions, key: string, operation: 
   };
 }
 
-/** The multipart side of `uploadStream`: starts the upload on the first part and keeps `queueSize` parts in flight. */
-class MultipartWriter {
+export type MultipartOptions = Pick<StreamUploadOptions, 'contentType' | 'meta' | 'forbidOverwrite' | 'queueSize' | 'partAttempts' | 'logger'>;
+
+/** A multipart upload that starts on its first part and keeps `queueSize` parts in flight. */
+export class MultipartWriter {
   readonly #bucket: OssBucket;
   readonly #key: string;
-  readonly #options: StreamUploadOptions;
+  readonly #options: MultipartOptions;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #completed: CompletedPart[] = [];
   #uploadId: string | undefined;
   #nextPartNumber = 1;
   #failure: unknown;
 
-  constructor(bucket: OssBucket, key: string, options: StreamUploadOptions) {
+  constructor(bucket: OssBucket, key: string, options: MultipartOptions) {
     this.#bucket = bucket;
     this.#key = key;
     this.#options = options;
@@ -191,13 +213,21 @@ class MultipartWriter {
 
   /** Queues one part, waiting while `queueSize` parts are in flight. `body` must not be changed afterwards. */
   async addPart(body: Buffer): Promise<void> {
+    await this.addTask((uploadId, partNumber) => this.#uploadPart(uploadId, partNumber, body));
+  }
+
+  /**
+   * Queues one part produced by `send` (an UploadPart or UploadPartCopy that resolves with the part's ETag),
+   * starting the upload first when needed and waiting while `queueSize` parts are in flight.
+   */
+  async addTask(send: (uploadId: string, partNumber: number) => Promise<string>): Promise<void> {
     if (this.#uploadId === undefined) this.#uploadId = await this.#initiate();
     while (this.#inFlight.size >= this.#options.queueSize) await Promise.race(this.#inFlight);
     this.#throwIfFailed();
 
     const partNumber = this.#nextPartNumber;
     this.#nextPartNumber += 1;
-    const task = this.#uploadPart(this.#uploadId, partNumber, body)
+    const task = send(this.#uploadId, partNumber)
       .then((etag) => void this.#completed.push({ number: partNumber, etag }))
       .catch((error: unknown) => {
         this.#failure ??= error;

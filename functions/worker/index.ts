@@ -13,7 +13,11 @@ const workerEventSchema = z.object({ jobId: z.string().optional(), JobId: z.stri
 
 export type WorkerResult = SyncOutcome | { outcome: 'error'; reason: 'invalid-event'; message: string; retryable: false };
 
+/** Time kept back from the function's timeout to abort a copy cleanly and update the ledger, in milliseconds. */
+const DEADLINE_MARGIN_MS = 15_000;
+
 export async function handler(event: Buffer, context: FcContext): Promise<WorkerResult> {
+  const startedAtMs = Date.now();
   const jobId = parseWorkerEvent(event);
   if (typeof jobId !== 'string') {
     createLogger('info', { function: 'worker', request_id: context.requestId }).error('Event rejected', { reason: jobId.message });
@@ -24,8 +28,10 @@ export async function handler(event: Buffer, context: FcContext): Promise<Worker
   const logger = invocation.logger.child({ job_id: jobId });
   logger.info('Sync started', { retry_count: context.retryCount });
 
-  const outcome = await syncExportJob(jobId, { ...invocation, logger });
-  logger.info('Sync finished', { ...outcome });
+  const timeoutMs = (context.function?.timeout ?? 600) * 1000;
+  const deadlineMs = startedAtMs + Math.max(timeoutMs - DEADLINE_MARGIN_MS, timeoutMs / 2);
+  const outcome = await syncExportJob(jobId, { ...invocation, logger, deadlineMs });
+  logger.info('Sync finished', { outcome: outcome.outcome, result: outcome });
 
   try {
     await settleOutcome(invocation.ledger, outcome, { registeredBy: 'worker' });

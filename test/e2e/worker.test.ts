@@ -21,8 +21,18 @@ interface Outcome {
 let cloud: LocalCloud;
 let worker: Handler<Outcome>;
 
-function runWorker(jobId: string): Promise<Outcome> {
-  return worker(jsonEvent({ jobId }), cloud.context('ims-export-sync-worker'));
+/**
+ * Runs the bundled worker for one job. With `download`, the function's role may not read the export bucket,
+ * so the server-side copy is refused and the zip is streamed from its ProjectUrl.
+ */
+function runWorker(jobId: string, options: { download?: boolean } = {}): Promise<Outcome> {
+  const context = cloud.context('ims-export-sync-worker');
+  if (options.download) cloud.oss.denyRead(EXPORT_BUCKET, context.credentials.accessKeyId!);
+  return worker(jsonEvent({ jobId }), context);
+}
+
+function exportBucketRequests(operation: string): number {
+  return cloud.oss.requests.entries.filter((entry) => entry.operation === operation && entry.detail?.bucket === EXPORT_BUCKET).length;
 }
 
 /** A GetProjectExportJob body like the doc's sample but with JSON-text fields and the given overrides. */
@@ -126,6 +136,27 @@ describe('worker handler', () => {
     expect(manifest.error.code).toBe('InvalidTimeline');
   });
 
+  it('copies a zip inside OSS when allowed', async () => {
+    const jobId = 'server0side0copy000000000000000001';
+    cloud.ims.createJob({
+      jobId,
+      exportType: 'AdobePremierePro',
+      script: [{ status: 'Success' }],
+      project: { bucket: EXPORT_BUCKET, prefix: 'exports/', size: 3 * 1024 * 1024 },
+    });
+    const downloadsBefore = exportBucketRequests('GetObject');
+
+    const outcome = await runWorker(jobId);
+
+    expect(outcome.outcome).toBe('copied');
+    expect(exportBucketRequests('GetObject')).toBe(downloadsBefore);
+    const copied = readObject(cloud, outcome.objects?.[0]?.key ?? '');
+    expect(copied?.body.equals(cloud.ims.getJob(jobId)!.project!.bytes)).toBe(true);
+    expect(copied?.meta['ims-job-id']).toBe(jobId);
+    const manifest = readJson<{ source: { copy: string } }>(cloud, `ims-exports/${jobId}/manifest.json`);
+    expect(manifest.source.copy).toBe('server-side');
+  });
+
   it('copies a multipart zip byte-exact', async () => {
     const jobId = 'premiere0zip0000000000000000000001';
     const snapshot = cloud.ims.createJob({
@@ -135,7 +166,7 @@ describe('worker handler', () => {
       project: { bucket: EXPORT_BUCKET, prefix: 'exports/', size: 9 * 1024 * 1024 + 123 },
     });
 
-    const outcome = await runWorker(jobId);
+    const outcome = await runWorker(jobId, { download: true });
 
     expect(outcome.outcome).toBe('copied');
     const zipKey = outcome.objects?.[0]?.key ?? '';
@@ -154,6 +185,7 @@ describe('worker handler', () => {
     );
     expect(manifest.objects[0]).toMatchObject({ key: zipKey, size: source!.length, crc64: crc64(source!), contentType: 'application/zip' });
     expect(manifest.source.host).toBe(new URL(cloud.oss.url).host);
+    expect(manifest.source.copy).toBe('download');
     expect(JSON.stringify(manifest)).not.toMatch(/Signature|OSSAccessKeyId|Expires=/);
   });
 
@@ -167,7 +199,7 @@ describe('worker handler', () => {
       projectUrl: { expiredResponses: 1 },
     });
 
-    const outcome = await runWorker(jobId);
+    const outcome = await runWorker(jobId, { download: true });
 
     expect(outcome.outcome).toBe('copied');
     expect(cloud.ims.getJob(jobId)?.responses).toBe(2);
@@ -205,15 +237,14 @@ describe('worker handler', () => {
       script: [{ status: 'Success' }],
       project: { bucket: EXPORT_BUCKET, prefix: 'exports/', size: 300 * 1024 },
     });
-    expect((await runWorker(jobId)).outcome).toBe('copied');
-    const downloadsBefore = cloud.oss.requests.entries.filter((entry) => entry.operation === 'GetObject' && entry.detail?.bucket === EXPORT_BUCKET).length;
+    expect((await runWorker(jobId, { download: true })).outcome).toBe('copied');
+    const downloadsBefore = exportBucketRequests('GetObject');
     const imsCallsBefore = cloud.ims.getJob(jobId)?.responses;
 
     const outcome = await runWorker(jobId);
 
     expect(outcome.outcome).toBe('already-synced');
-    const downloadsAfter = cloud.oss.requests.entries.filter((entry) => entry.operation === 'GetObject' && entry.detail?.bucket === EXPORT_BUCKET).length;
-    expect(downloadsAfter).toBe(downloadsBefore);
+    expect(exportBucketRequests('GetObject')).toBe(downloadsBefore);
     expect(cloud.ims.getJob(jobId)?.responses).toBe(imsCallsBefore);
   });
 
