@@ -23,12 +23,14 @@ export function parseHttpEvent(event: Buffer): FcHttpEvent {
   } catch {
     throw new HttpRejection(400, 'the invocation is not an FC HTTP trigger event');
   }
-  if (parsed === null || typeof parsed !== 'object') throw new HttpRejection(400, 'the invocation is not an FC HTTP trigger event');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new HttpRejection(400, 'the invocation is not an FC HTTP trigger event');
+  }
 
-  const raw = parsed as Partial<FcHttpEvent> & { requestContext?: Partial<FcHttpEvent['requestContext']> };
+  const raw = parsed as Record<string, unknown>;
   return {
-    version: String(raw.version ?? ''),
-    rawPath: String(raw.rawPath ?? '/'),
+    version: scalarText(raw.version) ?? '',
+    rawPath: scalarText(raw.rawPath) ?? '/',
     headers: stringRecord(raw.headers),
     queryParameters: stringRecord(raw.queryParameters),
     body: typeof raw.body === 'string' ? raw.body : '',
@@ -103,12 +105,27 @@ function tooLarge(): HttpRejection {
   return new HttpRejection(413, `the body is larger than ${MAX_CALLBACK_BODY_BYTES} bytes`);
 }
 
+/**
+ * Keeps the string fields of a header or query map and joins lists of scalars with commas, as FC joins
+ * repeated values. Anything else is dropped, because `String()` of a parsed object can throw
+ * (`{"toString": 1}`) or overflow the stack (deeply nested arrays).
+ */
 function stringRecord(value: unknown): Record<string, string> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
   const record: Record<string, string> = {};
   for (const [key, field] of Object.entries(value)) {
-    if (typeof field === 'string') record[key] = field;
-    else if (Array.isArray(field)) record[key] = field.map(String).join(',');
+    if (typeof field === 'string') {
+      record[key] = field;
+      continue;
+    }
+    if (!Array.isArray(field)) continue;
+    const items = field.map(scalarText);
+    if (items.every((item) => item !== undefined)) record[key] = items.join(',');
   }
   return record;
+}
+
+/** Returns a string, number or boolean as text, and undefined for anything else. */
+function scalarText(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
 }
