@@ -82,7 +82,10 @@ const SETTINGS = {
   IMS_REGION: { schema: z.string().regex(REGION, 'is not a region ID'), expected: 'a region ID such as cn-shanghai' },
   IMS_ENDPOINT: { schema: endpointSchema(), expected: 'a host such as ice-vpc.cn-shanghai.aliyuncs.com, or a URL with scheme and port' },
   CALLBACK_AUTH_KEYS: {
-    schema: z.string().transform((value) => value.split(',').map((key) => key.trim()).filter((key) => key !== '')),
+    schema: z
+      .string()
+      .transform((value) => value.split(',').map((key) => key.trim()).filter((key) => key !== ''))
+      .refine((keys) => keys.length > 0, 'lists no key'),
     expected: 'one or more IMS AuthKeys, comma-separated',
   },
   CALLBACK_URL: {
@@ -121,16 +124,20 @@ export function loadConfig(env: Environment = process.env, runtime: RuntimeFacts
   const problems: string[] = [];
   const read = <N extends SettingName>(name: N): SettingValue<N> | undefined => readSetting(env, name, problems);
 
-  const region = runtime.region ?? env.FC_REGION ?? env.ALIBABA_CLOUD_REGION;
   const ossBucket = read('OSS_BUCKET');
-  if (env.OSS_BUCKET === undefined || env.OSS_BUCKET === '') {
+  if (isBlank(env.OSS_BUCKET)) {
     problems.push('OSS_BUCKET is missing: set it to the destination bucket name, such as my-exports');
   }
 
+  const { region, unusableReason } = readFunctionRegion(env, runtime);
   const imsRegion = read('IMS_REGION') ?? region;
   const ossRegion = read('OSS_REGION') ?? (region ? `oss-${region}` : undefined);
-  if (imsRegion === undefined) problems.push('IMS_REGION is missing and the function region is unknown: set IMS_REGION, such as cn-shanghai');
-  if (ossRegion === undefined) problems.push('OSS_REGION is missing and the function region is unknown: set OSS_REGION, such as oss-cn-shanghai');
+  if (imsRegion === undefined && isBlank(env.IMS_REGION)) {
+    problems.push(`IMS_REGION is missing and ${unusableReason}: set IMS_REGION, such as cn-shanghai`);
+  }
+  if (ossRegion === undefined && isBlank(env.OSS_REGION)) {
+    problems.push(`OSS_REGION is missing and ${unusableReason}: set OSS_REGION, such as oss-cn-shanghai`);
+  }
 
   const ossEndpoint = read('OSS_ENDPOINT');
   const imsEndpoint = read('IMS_ENDPOINT') ?? (imsRegion ? `https://ice.${imsRegion}.aliyuncs.com` : undefined);
@@ -166,6 +173,35 @@ export function loadConfig(env: Environment = process.env, runtime: RuntimeFacts
   return config;
 }
 
+interface FunctionRegion {
+  /** The region ID, or undefined when it is unknown or not a region ID. */
+  region: string | undefined;
+  /** Reason `region` is undefined, for the problem lines of IMS_REGION and OSS_REGION. */
+  unusableReason: string;
+}
+
+/**
+ * Reads the region the function runs in: FC's `context.region`, else FC_REGION, else ALIBABA_CLOUD_REGION.
+ * The value is checked like IMS_REGION because it becomes part of the default IMS endpoint's host name.
+ */
+function readFunctionRegion(env: Environment, runtime: RuntimeFacts): FunctionRegion {
+  const sources = [
+    { name: 'the function context', value: runtime.region },
+    { name: 'FC_REGION', value: env.FC_REGION },
+    { name: 'ALIBABA_CLOUD_REGION', value: env.ALIBABA_CLOUD_REGION },
+  ];
+  const source = sources.find((candidate) => !isBlank(candidate.value));
+  if (source === undefined) return { region: undefined, unusableReason: 'the function region is unknown' };
+
+  const value = source.value!.trim();
+  if (REGION.test(value)) return { region: value, unusableReason: '' };
+  return { region: undefined, unusableReason: `the function region ${JSON.stringify(value)} from ${source.name} is not a region ID` };
+}
+
+function isBlank(value: string | undefined): boolean {
+  return value === undefined || value.trim() === '';
+}
+
 function readSetting<N extends SettingName>(env: Environment, name: N, problems: string[]): SettingValue<N> | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
@@ -189,7 +225,8 @@ function endpointSchema(): z.ZodType<string> {
   return z.string().refine((value) => {
     try {
       const url = new URL(value.includes('://') ? value : `https://${value}`);
-      return (url.protocol === 'https:' || url.protocol === 'http:') && url.pathname === '/' && url.search === '' && url.username === '';
+      const plain = url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+      return (url.protocol === 'https:' || url.protocol === 'http:') && plain;
     } catch {
       return false;
     }
