@@ -1,5 +1,6 @@
 import type { Config } from './config';
 import { messageOf } from './errors';
+import { ExportJobStatus } from './ims-schema';
 import { Ledger, type DueEntry, type LedgerRecord } from './ledger';
 import type { Logger } from './log';
 import { ManifestResult, buildManifest, manifestKey, writeManifest } from './manifest';
@@ -151,8 +152,15 @@ async function workDueJob(entry: DueEntry, deps: TriggerDependencies): Promise<T
   try {
     const record = await deps.ledger.recordFor(entry);
     if (record === undefined) return { jobId: entry.jobId, outcome: 'stale-marker' };
-    if (deps.dispatcher !== undefined) return await dispatchDueJob(record, deps, logger);
-    return await syncDueJob(record, deps, logger);
+    if (deps.dispatcher === undefined) return await syncDueJob(record, deps, logger);
+
+    // The worker never gives a job up, so a job past JOB_MAX_AGE_HOURS is synced here, where an unfinished
+    // outcome ends it. Only a job that IMS reports finished still goes to the worker, which has the time to
+    // copy a large zip.
+    if (deps.ledger.isExpired(record, deps.config.jobMaxAgeHours) && !(await imsReportsSuccess(record.jobId, deps, logger))) {
+      return await syncDueJob(record, deps, logger);
+    }
+    return await dispatchDueJob(record, deps, logger);
   } catch (error) {
     // The job keeps its marker, so the next tick tries it again.
     logger.error('Due job failed', { error });
@@ -170,6 +178,16 @@ async function dispatchDueJob(record: LedgerRecord, deps: TriggerDependencies, l
     logger.error('Hand-off to the worker failed; the job stays due', { error });
     await deps.ledger.reschedule(rescheduled, { outcome: 'dispatch-failed', dueAtMs: Date.now(), countAttempt: false });
     return { jobId: record.jobId, outcome: 'dispatch-failed', reason: messageOf(error) };
+  }
+}
+
+async function imsReportsSuccess(jobId: string, deps: TriggerDependencies, logger: Logger): Promise<boolean> {
+  try {
+    return (await deps.ims.getProjectExportJob(jobId)).status === ExportJobStatus.Success;
+  } catch (error) {
+    // The inline sync that follows requests the job from IMS again and records its error in the manifest.
+    logger.warn('Reading the state of an expired job failed', { error });
+    return false;
   }
 }
 

@@ -34,7 +34,15 @@ export async function handler(event: Buffer, context: FcContext): Promise<Poller
   const deadlineMs = startedAtMs + Math.max(timeoutMs - DEADLINE_MARGIN_MS, timeoutMs / 2);
   const summary = await runTick(invocation, { jobIds, deadlineMs });
 
-  invocation.logger.info('Tick finished', { trigger_time: triggerTime, due: summary.due, started: summary.started, deferred: summary.deferred, outcomes: summary.outcomes });
+  invocation.logger.info('Tick finished', {
+    trigger_time: triggerTime,
+    due: summary.due,
+    started: summary.started,
+    deferred: summary.deferred,
+    outcomes: summary.outcomes,
+    // At most one entry per due job taken (100 by default), so the line stays a few kilobytes long.
+    jobs: summary.jobs,
+  });
   return { triggerTime, rejectedJobIds, ...summary };
 }
 
