@@ -2,6 +2,7 @@ import OSS from 'ali-oss';
 import type { Config } from './config';
 import type { Credentials } from './credentials';
 import { OssError, messageOf } from './errors';
+import type { Logger } from './log';
 import { withRetry } from './retry';
 
 /** An object as written to the destination bucket, as the manifest records it. */
@@ -41,49 +42,60 @@ type ResponseHeaders = Record<string, string | undefined>;
  */
 type BucketSettings = Pick<Config, 'ossBucket' | 'ossRegion' | 'ossEndpoint' | 'ossInternal'>;
 
+/** Credentials, or a function that returns the current ones (read again when OSS reports them expired). */
+export type CredentialSource = Credentials | (() => Credentials);
+
+/** OSS error codes after which fresh credentials may make the same request succeed. */
+const CREDENTIAL_ERRORS = new Set(['SecurityTokenExpired', 'InvalidSecurityToken', 'InvalidAccessKeyId']);
+
 export class OssBucket {
   readonly client: OSS;
   readonly bucket: string;
   readonly #settings: BucketSettings;
-  readonly #credentials: Credentials;
+  readonly #credentialSource: CredentialSource;
+  #credentials: Credentials;
+  /** Counts credential renewals, so that a request can tell whether it was signed with older ones. */
+  #credentialGeneration = 0;
 
-  constructor(config: BucketSettings, credentials: Credentials) {
+  constructor(config: BucketSettings, credentials: CredentialSource) {
     this.bucket = config.ossBucket;
     this.#settings = config;
-    this.#credentials = credentials;
+    this.#credentialSource = credentials;
+    this.#credentials = typeof credentials === 'function' ? credentials() : credentials;
+    const current = this.#credentials;
     this.client = new OSS({
-      accessKeyId: credentials.accessKeyId,
-      accessKeySecret: credentials.accessKeySecret,
+      accessKeyId: current.accessKeyId,
+      accessKeySecret: current.accessKeySecret,
       bucket: config.ossBucket,
       region: config.ossRegion,
       authorizationV4: true,
       secure: true,
       timeout: 60_000,
       ...(config.ossEndpoint === undefined ? { internal: config.ossInternal } : { endpoint: config.ossEndpoint }),
-      ...(credentials.securityToken === undefined
+      ...(current.securityToken === undefined
         ? {}
         : {
-            stsToken: credentials.securityToken,
-            // ali-oss warns on every construction with a token but no refresh function. The function's role
-            // credentials are fixed for one invocation, so the refresh returns the same ones.
+            stsToken: current.securityToken,
+            // ali-oss warns on every construction with a token but no refresh function. Expired credentials
+            // are replaced by `#refreshCredentials` when OSS rejects them, so its own timer never fires.
             refreshSTSToken: async () => ({
-              accessKeyId: credentials.accessKeyId,
-              accessKeySecret: credentials.accessKeySecret,
-              stsToken: credentials.securityToken ?? '',
+              accessKeyId: this.#credentials.accessKeyId,
+              accessKeySecret: this.#credentials.accessKeySecret,
+              stsToken: this.#credentials.securityToken ?? '',
             }),
-            refreshSTSTokenInterval: 3_600_000,
+            refreshSTSTokenInterval: 24 * 3_600_000,
           }),
     });
   }
 
   /** Returns a client for another bucket of the same region, endpoint and credentials. */
   forBucket(name: string): OssBucket {
-    return new OssBucket({ ...this.#settings, ossBucket: name }, this.#credentials);
+    return new OssBucket({ ...this.#settings, ossBucket: name }, this.#credentialSource);
   }
 
   /** Reads an object's size and checksums, or returns undefined when it does not exist. */
   async head(key: string): Promise<ObjectHead | undefined> {
-    const result = await this.#request('HEAD', key, () => this.client.head(key), { notFound: undefined });
+    const result = await this.request('HEAD', key, () => this.client.head(key), { notFound: undefined as undefined });
     if (result === undefined) return undefined;
     const headers = result.res.headers as ResponseHeaders;
     return {
@@ -97,14 +109,14 @@ export class OssBucket {
 
   /** Reads a small object as text, or returns undefined when it does not exist. */
   async getText(key: string): Promise<string | undefined> {
-    const result = await this.#request('GET', key, () => this.client.get(key), { notFound: undefined });
+    const result = await this.request('GET', key, () => this.client.get(key), { notFound: undefined as undefined });
     return result === undefined ? undefined : Buffer.from(result.content as Buffer).toString('utf8');
   }
 
   /** Writes a whole object from memory with one PutObject (Content-MD5 checked by OSS). */
   async putBuffer(key: string, body: Buffer, options: WriteOptions): Promise<{ etag: string; crc64: string | undefined }> {
     const putOptions = { mime: options.contentType, headers: writeHeaders(options), timeout: options.timeoutMs ?? 60_000 } as OSS.PutObjectOptions;
-    const result = await this.#request('PUT', key, () => this.client.put(key, body, putOptions));
+    const result = await this.request('PUT', key, () => this.client.put(key, body, putOptions));
     const headers = result.res.headers as ResponseHeaders;
     return { etag: unquote(headers.etag), crc64: headers['x-oss-hash-crc64ecma'] };
   }
@@ -116,33 +128,79 @@ export class OssBucket {
       'max-keys': options.maxKeys,
       ...(options.continuationToken === undefined ? {} : { 'continuation-token': options.continuationToken }),
     };
-    const result = await this.#request('LIST', prefix, () => this.client.listV2(query, { timeout: 30_000 }));
+    const result = await this.request('LIST', prefix, () => this.client.listV2(query, { timeout: 30_000 }));
     const keys = (result.objects ?? []).map((object) => object.name);
     return { keys, nextContinuationToken: result.isTruncated ? result.nextContinuationToken : undefined };
   }
 
   async delete(key: string): Promise<void> {
-    await this.#request('DELETE', key, () => this.client.delete(key), { notFound: undefined });
+    await this.request('DELETE', key, () => this.client.delete(key), { notFound: undefined as undefined });
   }
 
   /**
-   * Runs one request, retrying what may succeed later. Every operation here is idempotent, and OSS closes
-   * idle keep-alive connections, so a reused socket can fail with ECONNRESET before the request reaches OSS.
-   * With `notFound`, a 404 NoSuchKey returns that value instead of throwing.
+   * Runs one ali-oss request, retrying what may succeed later: network errors (OSS closes idle keep-alive
+   * connections, so a reused socket can fail with ECONNRESET), 5xx and throttling, and expired credentials
+   * once fresh ones are available. With `notFound`, a 404 NoSuchKey returns that value instead of throwing.
+   * Callers send only idempotent requests, or ones whose repetition they handle (such as a 409 from
+   * `x-oss-forbid-overwrite` after a lost response).
    */
-  async #request<T, F = never>(operation: string, key: string, send: () => Promise<T>, handling?: { notFound: F }): Promise<T | F> {
+  async request<T, F = never>(operation: string, key: string, send: () => Promise<T>, options: RequestOptions<F> = {}): Promise<T | F> {
     return withRetry(
       async () => {
+        const generation = this.#credentialGeneration;
         try {
           return await send();
         } catch (error) {
-          if (handling !== undefined && isNotFound(error)) return handling.notFound;
-          throw toOssError(operation, key, error);
+          if ('notFound' in options && isNotFound(error)) return options.notFound as F;
+          const ossError = toOssError(operation, key, error);
+          if (!ossError.retryable && this.#credentialsRenewed(ossError, generation)) {
+            throw new OssError(ossError.message, ossError, { cause: error, retryable: true });
+          }
+          throw ossError;
         }
       },
-      { attempts: 4, baseDelayMs: 100, maxDelayMs: 2_000, isRetryable: (error) => error instanceof OssError && error.retryable },
+      {
+        attempts: options.attempts ?? 4,
+        baseDelayMs: 200,
+        maxDelayMs: 5_000,
+        isRetryable: (error) => error instanceof OssError && error.retryable,
+        ...(options.logger === undefined
+          ? {}
+          : { onRetry: (error: unknown, attempt: number, delayMs: number) => options.logger!.warn('OSS request failed, retrying', { operation, key, attempt, delay_ms: delayMs, error }) }),
+      },
     );
   }
+
+  /**
+   * Returns true when a request rejected for its credentials can be sent again with newer ones: either another
+   * request renewed them since this one started (parts run in parallel), or the credential source now returns
+   * different ones.
+   */
+  #credentialsRenewed(error: OssError, generationAtStart: number): boolean {
+    if (typeof this.#credentialSource !== 'function' || !CREDENTIAL_ERRORS.has(error.code ?? '')) return false;
+    if (generationAtStart !== this.#credentialGeneration) return true;
+
+    const fresh = this.#credentialSource();
+    if (fresh.accessKeyId === this.#credentials.accessKeyId && fresh.securityToken === this.#credentials.securityToken) return false;
+    this.#credentials = fresh;
+    this.#credentialGeneration += 1;
+    // ali-oss reads its credentials from `options` on every request (ali-oss 6.23, lib/client.js).
+    Object.assign((this.client as unknown as { options: object }).options, {
+      accessKeyId: fresh.accessKeyId,
+      accessKeySecret: fresh.accessKeySecret,
+      stsToken: fresh.securityToken,
+    });
+    return true;
+  }
+}
+
+export interface RequestOptions<F> {
+  /** Value returned for a 404 NoSuchKey instead of throwing. */
+  notFound?: F;
+  /** Attempts, the first included. Default 4. */
+  attempts?: number;
+  /** Logs each retry when given. */
+  logger?: Logger;
 }
 
 /** Headers for a write: user metadata as `x-oss-meta-*` and, when asked, `x-oss-forbid-overwrite`. */
@@ -177,8 +235,8 @@ export function toOssError(operation: string, key: string, error: unknown): OssE
 function isRetryableOssFailure(status: number | undefined, code: string | undefined): boolean {
   if (status === undefined || status < 0) return true;
   if (status >= 500 || status === 429 || status === 408) return true;
-  // The function's STS credentials ran out; the next invocation's context brings fresh ones.
-  return code === 'SecurityTokenExpired' || code === 'RequestTimeTooSkewed';
+  // A skewed clock may be corrected by the next attempt's fresh date header.
+  return code === 'RequestTimeTooSkewed';
 }
 
 function isNotFound(error: unknown): boolean {

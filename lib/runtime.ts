@@ -37,7 +37,8 @@ export function startInvocation(context: FcContext, functionName: string): Invoc
   const config = cachedConfig;
   const logger = createLogger(config.logLevel, { function: functionName, request_id: context.requestId });
   const credentials = resolveCredentials(context.credentials);
-  const bucket = new OssBucket(config, credentials);
+  // Read again when OSS reports the credentials expired, in case the runtime has replaced them meanwhile.
+  const bucket = new OssBucket(config, () => resolveCredentials(context.credentials));
   return {
     config,
     credentials,

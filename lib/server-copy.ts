@@ -1,9 +1,8 @@
 import type { Config } from './config';
 import { OssError } from './errors';
 import type { Logger } from './log';
-import { toOssError, type OssBucket, type WrittenObject } from './oss';
-import { withRetry } from './retry';
-import { CRC64_MISMATCH, MultipartWriter, partRetryOptions } from './upload';
+import type { OssBucket, WrittenObject } from './oss';
+import { CRC64_MISMATCH, MultipartWriter } from './upload';
 
 /** An object in OSS that a ProjectUrl names. */
 export interface OssObjectLocation {
@@ -82,13 +81,8 @@ export async function copyWithinOss(bucket: OssBucket, source: OssObjectLocation
 }
 
 async function copyObject(bucket: OssBucket, source: OssObjectLocation, key: string, options: ServerCopyOptions): Promise<void> {
-  await withRetry(async () => {
-    try {
-      await bucket.client.copy(key, source.key, source.bucket, { mime: options.contentType, meta: options.meta, timeout: 300_000 } as never);
-    } catch (error) {
-      throw toOssError('CopyObject', key, error);
-    }
-  }, partRetryOptions({ logger: options.logger }, key, 'CopyObject'));
+  const copyOptions = { mime: options.contentType, meta: options.meta, timeout: 300_000 } as never;
+  await bucket.request('CopyObject', key, () => bucket.client.copy(key, source.key, source.bucket, copyOptions), { logger: options.logger });
 }
 
 async function copyInParts(bucket: OssBucket, source: OssObjectLocation, key: string, size: number, options: ServerCopyOptions): Promise<void> {
@@ -115,13 +109,13 @@ async function copyPart(
   range: string,
   logger: Logger,
 ): Promise<string> {
-  const result = await withRetry(async () => {
-    try {
-      return await bucket.client.uploadPartCopy(key, uploadId, partNumber, range, { sourceKey: source.key, sourceBucketName: source.bucket }, { timeout: 300_000 });
-    } catch (error) {
-      throw toOssError(`UploadPartCopy ${partNumber}`, key, error);
-    }
-  }, partRetryOptions({ logger }, key, 'UploadPartCopy'));
+  const sourceData = { sourceKey: source.key, sourceBucketName: source.bucket };
+  const result = await bucket.request(
+    `UploadPartCopy ${partNumber}`,
+    key,
+    () => bucket.client.uploadPartCopy(key, uploadId, partNumber, range, sourceData, { timeout: 300_000 }),
+    { logger },
+  );
   return String(result.etag);
 }
 

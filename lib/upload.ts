@@ -1,8 +1,7 @@
 import { Crc64 } from './crc64';
 import { OssError, SourceError, SourceErrorReason, SyncError } from './errors';
 import type { Logger } from './log';
-import { toOssError, writeHeaders, type OssBucket, type WriteOptions, type WrittenObject } from './oss';
-import { withRetry } from './retry';
+import { writeHeaders, type OssBucket, type WriteOptions, type WrittenObject } from './oss';
 
 /** `OssError.code` when the destination's CRC-64 differs from the bytes sent; the copy can be repeated. */
 export const CRC64_MISMATCH = 'CRC64Mismatch';
@@ -157,7 +156,7 @@ function checkSourceIntegrity(key: string, bytesRead: number, checksum: string, 
 }
 
 async function putWhole(bucket: OssBucket, key: string, body: Buffer, checksum: string, options: StreamUploadOptions): Promise<WrittenObject> {
-  const result = await withRetry(() => bucket.putBuffer(key, body, options), partRetryOptions(options, key, 'PutObject'));
+  const result = await bucket.putBuffer(key, body, options);
   if (result.crc64 !== undefined && result.crc64 !== checksum) {
     await bucket.delete(key);
     throw new OssError(`OSS stored "${key}" with CRC-64 ${result.crc64}, expected ${checksum}; the object was deleted`, { key, code: CRC64_MISMATCH }, { retryable: true });
@@ -175,17 +174,6 @@ export async function checkDestination(bucket: OssBucket, key: string, checksum:
     await bucket.delete(key);
     throw new OssError(`OSS stored "${key}" with CRC-64 ${head.crc64}, expected ${checksum}; the object was deleted`, { key, code: CRC64_MISMATCH }, { retryable: true });
   }
-}
-
-export function partRetryOptions(options: Pick<StreamUploadOptions, 'partAttempts' | 'logger'>, key: string, operation: string) {
-  return {
-    attempts: options.partAttempts ?? 4,
-    baseDelayMs: 250,
-    maxDelayMs: 5_000,
-    isRetryable: (error: unknown) => error instanceof OssError && error.retryable,
-    onRetry: (error: unknown, attempt: number, delayMs: number) =>
-      options.logger.warn('OSS request failed, retrying', { operation, key, attempt, delay_ms: delayMs, error }),
-  };
 }
 
 export type MultipartOptions = Pick<StreamUploadOptions, 'contentType' | 'meta' | 'forbidOverwrite' | 'queueSize' | 'partAttempts' | 'logger'>;
@@ -243,16 +231,13 @@ export class MultipartWriter {
     const uploadId = this.#uploadId!;
     const parts = [...this.#completed].sort((a, b) => a.number - b.number);
 
-    const result = await withRetry(async () => {
-      try {
-        return await this.#bucket.client.completeMultipartUpload(this.#key, uploadId, parts, {
-          headers: writeHeaders(this.#options),
-          timeout: 120_000,
-        } as never);
-      } catch (error) {
-        throw toOssError('CompleteMultipartUpload', this.#key, error);
-      }
-    }, partRetryOptions(this.#options, this.#key, 'CompleteMultipartUpload'));
+    const completeOptions = { headers: writeHeaders(this.#options), timeout: 120_000 } as never;
+    const result = await this.#bucket.request(
+      'CompleteMultipartUpload',
+      this.#key,
+      () => this.#bucket.client.completeMultipartUpload(this.#key, uploadId, parts, completeOptions),
+      this.#requestOptions(),
+    );
     this.#uploadId = undefined;
     return String((result.res.headers as Record<string, string>).etag ?? result.etag ?? '').replace(/^"|"$/g, '');
   }
@@ -265,13 +250,7 @@ export class MultipartWriter {
     await Promise.allSettled(this.#inFlight);
 
     try {
-      await withRetry(async () => {
-        try {
-          await this.#bucket.client.abortMultipartUpload(this.#key, uploadId);
-        } catch (error) {
-          throw toOssError('AbortMultipartUpload', this.#key, error);
-        }
-      }, partRetryOptions(this.#options, this.#key, 'AbortMultipartUpload'));
+      await this.#bucket.request('AbortMultipartUpload', this.#key, () => this.#bucket.client.abortMultipartUpload(this.#key, uploadId), this.#requestOptions());
       this.#options.logger.info('Multipart upload aborted', { key: this.#key, reason });
     } catch (error) {
       // NOTE: parts of an upload that could not be aborted stay billed until a bucket lifecycle rule for
@@ -281,30 +260,29 @@ export class MultipartWriter {
   }
 
   async #initiate(): Promise<string> {
-    const result = await withRetry(async () => {
-      try {
-        return await this.#bucket.client.initMultipartUpload(this.#key, {
-          mime: this.#options.contentType,
-          headers: writeHeaders(this.#options),
-          timeout: 60_000,
-        } as never);
-      } catch (error) {
-        throw toOssError('InitiateMultipartUpload', this.#key, error);
-      }
-    }, partRetryOptions(this.#options, this.#key, 'InitiateMultipartUpload'));
+    const initOptions = { mime: this.#options.contentType, headers: writeHeaders(this.#options), timeout: 60_000 } as never;
+    const result = await this.#bucket.request(
+      'InitiateMultipartUpload',
+      this.#key,
+      () => this.#bucket.client.initMultipartUpload(this.#key, initOptions),
+      this.#requestOptions(),
+    );
     return result.uploadId;
   }
 
   async #uploadPart(uploadId: string, partNumber: number, body: Buffer): Promise<string> {
     const timeout = Math.max(60_000, Math.ceil(body.length / (256 * 1024)) * 1_000);
-    const result = await withRetry(async () => {
-      try {
-        return await this.#bucket.client.uploadPart(this.#key, uploadId, partNumber, body, 0, body.length, { timeout } as never);
-      } catch (error) {
-        throw toOssError(`UploadPart ${partNumber}`, this.#key, error);
-      }
-    }, partRetryOptions(this.#options, this.#key, 'UploadPart'));
+    const result = await this.#bucket.request(
+      `UploadPart ${partNumber}`,
+      this.#key,
+      () => this.#bucket.client.uploadPart(this.#key, uploadId, partNumber, body, 0, body.length, { timeout } as never),
+      this.#requestOptions(),
+    );
     return String(result.etag ?? (result.res.headers as Record<string, string>).etag ?? '');
+  }
+
+  #requestOptions(): { attempts: number; logger: Logger } {
+    return { attempts: this.#options.partAttempts ?? 4, logger: this.#options.logger };
   }
 
   #throwIfFailed(): void {

@@ -134,6 +134,34 @@ describe('worker copy under faults', () => {
     expect(cloud.oss.requests.count('CopyObject')).toBe(copiesBefore);
   });
 
+  it('refreshes a token that expires mid-upload', async () => {
+    const jobId = createZipJob(20 * 1024 * 1024);
+    const context = cloud.context('ims-export-sync-worker');
+    cloud.oss.denyRead(EXPORT_BUCKET, context.credentials.accessKeyId!);
+    const firstKeyId = context.credentials.accessKeyId!;
+    // When part 2 arrives, the role's token expires and the runtime hands the context fresh credentials.
+    cloud.oss.faults.add(
+      { kind: 'delay', ms: 0 },
+      {
+        match: (request) => {
+          if (request.operation !== 'UploadPart' || !request.query.has('partNumber') || request.query.get('partNumber') !== '2') return false;
+          if (context.credentials.accessKeyId !== firstKeyId) return false;
+          cloud.credentials.expire(firstKeyId);
+          const fresh = cloud.credentials.issueStsCredentials();
+          context.credentials = { accessKeyId: fresh.accessKeyId, accessKeySecret: fresh.accessKeySecret, securityToken: fresh.securityToken };
+          return false;
+        },
+      },
+    );
+
+    const outcome = await worker(jsonEvent({ jobId }), context);
+
+    expectZipCopied(jobId, outcome);
+    const expiredRejections = cloud.oss.requests.entries.filter((entry) => entry.detail?.errorCode === 'SecurityTokenExpired');
+    expect(expiredRejections.length).toBeGreaterThan(0);
+    expect(context.credentials.accessKeyId).not.toBe(firstKeyId);
+  });
+
   it('does not start a copy that cannot finish in time', async () => {
     const jobId = createZipJob(96 * 1024 * 1024);
 
