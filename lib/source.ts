@@ -71,17 +71,25 @@ export function checkSourceUrl(rawUrl: string, allowedHosts: readonly string[]):
   return url;
 }
 
+/** One DNS label of a host name: letters, digits, `-` inside, and `_`, which some real names carry. */
+const HOST_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
 /**
  * Matches a host against one SOURCE_HOSTS entry. `*.example.com` matches any subdomain of example.com but
- * neither example.com itself nor a host that merely ends in the same letters (`badexample.com`). An IP
- * literal matches only an entry that is the same literal.
+ * neither example.com itself nor a host that merely ends in the same letters (`badexample.com`), and the
+ * labels in front must be DNS labels (so not `..example.com` or `*.example.com`). An IP literal matches
+ * only an entry that is the same literal.
  */
 export function hostMatches(host: string, pattern: string): boolean {
   const normalisedPattern = pattern.toLowerCase();
   if (isIP(host.replace(/^\[|\]$/g, '')) !== 0) return host === normalisedPattern;
   if (normalisedPattern.startsWith('*.')) {
     const suffix = normalisedPattern.slice(1);
-    return host.endsWith(suffix) && host.length > suffix.length;
+    if (!host.endsWith(suffix) || host.length <= suffix.length) return false;
+    return host
+      .slice(0, -suffix.length)
+      .split('.')
+      .every((label) => HOST_LABEL.test(label));
   }
   return host === normalisedPattern;
 }
