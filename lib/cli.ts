@@ -4,37 +4,60 @@
  *   ims-export sync <JobId>
  *   ims-export submit --export-type BaseTimeline|AdobePremierePro (--project-id ID | --timeline-file FILE)
  *                     [--bucket NAME] [--prefix PREFIX] [--user-data JSON]
+ *   ims-export register <JobId>
+ *   ims-export poll [--timeout-seconds SECONDS]
  *
  * Output is one JSON document on standard output; logs go to standard error. The exit code is 0 on success,
- * 1 when the job failed or could not be synced, and 2 for invalid usage or settings.
+ * 1 when a job failed or could not be synced or recorded, and 2 for invalid usage or settings.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, type Config } from './config';
-import { resolveCredentials } from './credentials';
+import { resolveCredentials, type Credentials } from './credentials';
 import { ConfigError, messageOf } from './errors';
 import { ImsClient } from './ims';
 import { isValidJobId } from './job-id';
+import { Ledger, type LedgerRecord } from './ledger';
 import { createLogger, setLogSink, type Logger } from './log';
 import { OssBucket } from './oss';
-import { syncExportJob } from './sync';
+import { syncExportJob, type SyncOutcome } from './sync';
+import { runTick, settleOutcome, type TickSummary } from './triggers';
 
 const USAGE = `Usage:
   ims-export sync <JobId>
-      Copy a finished export job into OSS_BUCKET and write its manifest.
+      Copy a finished export job into OSS_BUCKET and write its manifest. A job that is not finished yet
+      is recorded in the job ledger, so that the poller finishes it.
   ims-export submit --export-type <BaseTimeline|AdobePremierePro> (--project-id <id> | --timeline-file <file>)
                     [--bucket <name>] [--prefix <prefix>] [--user-data <json>]
-      Submit a project export job and print its JobId. --bucket defaults to OSS_BUCKET.
+      Submit a project export job, record it in the job ledger and print its JobId.
+      --bucket defaults to OSS_BUCKET.
+  ims-export register <JobId>
+      Record a job in the job ledger, due now, so that the next poller tick syncs it.
+  ims-export poll [--timeout-seconds <seconds>]
+      Run one poller tick here: sync the due jobs of the ledger in this process (WORKER_FUNCTION is not
+      used) and print the summary. No job is started with less than 30 s left before the timeout
+      (default 300 s). Exits 1 when any job ended in an error; such jobs stay in the ledger.
 
 Settings come from environment variables (OSS_BUCKET, IMS_REGION, ...) and credentials from
 ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN.`;
+
+type Environment = Record<string, string | undefined>;
 
 class UsageError extends Error {
   override name = 'UsageError';
 }
 
+type Command = (args: readonly string[], config: Config, logger: Logger, env: Environment) => Promise<number>;
+
+const COMMANDS = new Map<string, Command>([
+  ['sync', runSync],
+  ['submit', runSubmit],
+  ['register', runRegister],
+  ['poll', runPoll],
+]);
+
 /** Runs the command line `args` and returns the process exit code. */
-export async function runCli(args: readonly string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+export async function runCli(args: readonly string[], env: Environment = process.env): Promise<number> {
   setLogSink((line) => process.stderr.write(`${line}\n`));
   const [command, ...rest] = args;
 
@@ -43,17 +66,12 @@ export async function runCli(args: readonly string[], env: Record<string, string
       process.stdout.write(`${USAGE}\n`);
       return command === undefined ? 2 : 0;
     }
+    const run = COMMANDS.get(command);
+    if (run === undefined) throw new UsageError(`Unknown command "${command}"`);
+
     const config = loadConfig(env, { region: env.IMS_REGION ?? env.ALIBABA_CLOUD_REGION });
     const logger = createLogger(config.logLevel, { function: 'cli' });
-
-    switch (command) {
-      case 'sync':
-        return await runSync(rest, config, logger);
-      case 'submit':
-        return await runSubmit(rest, config, logger);
-      default:
-        throw new UsageError(`Unknown command "${command}"`);
-    }
+    return await run(rest, config, logger, env);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
       printJson({ error: error.message });
@@ -65,25 +83,98 @@ export async function runCli(args: readonly string[], env: Record<string, string
   }
 }
 
-async function runSync(args: readonly string[], config: Config, logger: Logger): Promise<number> {
-  const { positionals } = parseArgs({ args: [...args], allowPositionals: true, strict: true });
-  if (positionals.length !== 1) throw new UsageError('sync takes exactly one JobId');
-  const jobId = positionals[0]!;
-  if (!isValidJobId(jobId)) throw new UsageError(`JobId ${JSON.stringify(jobId)} is invalid: expected 1-64 letters, digits, "-", "_" or "*"`);
-
-  const credentials = resolveCredentials(undefined);
-  const outcome = await syncExportJob(jobId, {
-    config,
-    logger,
-    ims: new ImsClient({ endpoint: config.imsEndpoint, credentials, logger }),
-    bucket: new OssBucket(config, credentials),
-  });
-  printJson(outcome);
-  return outcome.outcome === 'copied' || outcome.outcome === 'already-synced' || outcome.outcome === 'pending' ? 0 : 1;
+/** The clients a command works with, built from the settings and the credentials in the environment. */
+interface Services {
+  ims: ImsClient;
+  bucket: OssBucket;
+  ledger: Ledger;
 }
 
-async function runSubmit(args: readonly string[], config: Config, logger: Logger): Promise<number> {
-  const { values } = parseArgs({
+function connect(config: Config, logger: Logger, env: Environment): Services {
+  let credentials: Credentials;
+  try {
+    credentials = resolveCredentials(undefined, env);
+  } catch (error) {
+    throw new ConfigError([messageOf(error)]);
+  }
+  const bucket = new OssBucket(config, credentials);
+  return {
+    ims: new ImsClient({ endpoint: config.imsEndpoint, credentials, logger }),
+    bucket,
+    ledger: new Ledger(bucket, config.statePrefix),
+  };
+}
+
+async function runSync(args: readonly string[], config: Config, logger: Logger, env: Environment): Promise<number> {
+  const jobId = singleJobId(args, 'sync');
+  const services = connect(config, logger, env);
+  const outcome = await syncExportJob(jobId, { config, logger, ...services });
+
+  let ledgerError: string | undefined;
+  try {
+    await settleOutcome(services.ledger, outcome, { registeredBy: 'cli', record: await services.ledger.get(jobId) });
+  } catch (error) {
+    logger.error('Ledger update failed', { job_id: jobId, error });
+    ledgerError = messageOf(error);
+  }
+
+  printJson(ledgerError === undefined ? outcome : { ...outcome, ledgerError });
+  return ledgerError === undefined && isSuccessfulSync(outcome) ? 0 : 1;
+}
+
+function isSuccessfulSync(outcome: SyncOutcome): boolean {
+  return outcome.outcome === 'copied' || outcome.outcome === 'already-synced' || outcome.outcome === 'pending';
+}
+
+async function runRegister(args: readonly string[], config: Config, logger: Logger, env: Environment): Promise<number> {
+  const jobId = singleJobId(args, 'register');
+  const { ledger } = connect(config, logger, env);
+
+  const record = await ledger.register(jobId, { registeredBy: 'cli', dueNow: true });
+  printJson(describeRecord(record));
+  return 0;
+}
+
+async function runPoll(args: readonly string[], config: Config, logger: Logger, env: Environment): Promise<number> {
+  const { values, positionals } = parseArguments({
+    args: [...args],
+    allowPositionals: true,
+    strict: true,
+    options: { 'timeout-seconds': { type: 'string', default: '300' } },
+  });
+  if (positionals.length > 0) throw new UsageError('poll takes no JobId; use register <JobId> first');
+  const timeoutSeconds = Number(values['timeout-seconds']);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+    throw new UsageError(`--timeout-seconds ${JSON.stringify(values['timeout-seconds'])} is invalid: expected a positive number of seconds`);
+  }
+
+  const services = connect(config, logger, env);
+  const summary: TickSummary = await runTick({ config, logger, ...services }, { deadlineMs: Date.now() + timeoutSeconds * 1000 });
+  logger.info('Tick finished', { due: summary.due, started: summary.started, deferred: summary.deferred, outcomes: summary.outcomes });
+  printJson(summary);
+  return summary.jobs.some((job) => job.outcome === 'error') ? 1 : 0;
+}
+
+function singleJobId(args: readonly string[], command: string): string {
+  const { positionals } = parseArguments({ args: [...args], allowPositionals: true, strict: true });
+  if (positionals.length !== 1) throw new UsageError(`${command} takes exactly one JobId`);
+  const jobId = positionals[0]!;
+  if (!isValidJobId(jobId)) throw new UsageError(`JobId ${JSON.stringify(jobId)} is invalid: expected 1-64 letters, digits, "-", "_" or "*"`);
+  return jobId;
+}
+
+function describeRecord(record: LedgerRecord): Record<string, unknown> {
+  return {
+    jobId: record.jobId,
+    dueAt: new Date(record.dueAtMs).toISOString(),
+    registeredAt: new Date(record.registeredAtMs).toISOString(),
+    registeredBy: record.registeredBy,
+    attempts: record.attempts,
+  };
+}
+
+async function runSubmit(args: readonly string[], config: Config, logger: Logger, env: Environment): Promise<number> {
+  const { values } = parseArguments({
     args: [...args],
     strict: true,
     options: {
@@ -106,8 +197,7 @@ async function runSubmit(args: readonly string[], config: Config, logger: Logger
   const timeline = values['timeline-file'] === undefined ? undefined : await readFile(values['timeline-file'], 'utf8');
   if (timeline !== undefined) checkJson(timeline, '--timeline-file');
 
-  const credentials = resolveCredentials(undefined);
-  const ims = new ImsClient({ endpoint: config.imsEndpoint, credentials, logger });
+  const { ims, ledger } = connect(config, logger, env);
   const jobId = await ims.submitProjectExportJob({
     exportType,
     outputBucket: values.bucket ?? config.ossBucket,
@@ -116,8 +206,28 @@ async function runSubmit(args: readonly string[], config: Config, logger: Logger
     ...(timeline === undefined ? {} : { timeline }),
     ...(values['user-data'] === undefined ? {} : { userData: values['user-data'] }),
   });
-  printJson({ jobId });
-  return 0;
+
+  // The job exists now whatever happens next, so its JobId is printed even when the ledger write fails.
+  try {
+    const record = await ledger.register(jobId, { registeredBy: 'cli', dueAtMs: Date.now() + ledger.backoffMs(1) });
+    printJson({ jobId, ledger: describeRecord(record) });
+    return 0;
+  } catch (error) {
+    logger.error('Job submitted but not recorded in the ledger; run register with its JobId', { job_id: jobId, error });
+    printJson({ jobId, ledgerError: messageOf(error) });
+    return 1;
+  }
+}
+
+/** Runs `parseArgs`, turning its errors (an unknown option, a missing value) into usage errors. */
+function parseArguments<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) throw new UsageError(messageOf(error));
+    throw error;
+  }
 }
 
 function checkJson(text: string, option: string): void {
