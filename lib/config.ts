@@ -27,6 +27,8 @@ export interface Config {
   /** Host patterns a `ProjectUrl` may point at; `*.` matches any subdomain. */
   sourceHosts: readonly string[];
   jobMaxAgeHours: number;
+  /** Length of one job lease window in seconds; a crashed run blocks its job for at most two windows. */
+  jobLeaseSeconds: number;
   logLevel: LogLevelName;
 }
 
@@ -109,6 +111,7 @@ const SETTINGS = {
     expected: 'comma-separated host names, "*." for any subdomain, such as *.aliyuncs.com',
   },
   JOB_MAX_AGE_HOURS: positiveNumber(72),
+  JOB_LEASE_SECONDS: positiveNumber(300),
   LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']), expected: 'one of debug, info, warn, error' },
 } satisfies Record<string, Setting<unknown>>;
 
@@ -159,6 +162,7 @@ export function loadConfig(env: Environment = process.env, runtime: RuntimeFacts
     fcEndpoint: read('FC_ENDPOINT'),
     sourceHosts: read('SOURCE_HOSTS') ?? ['*.aliyuncs.com'],
     jobMaxAgeHours: read('JOB_MAX_AGE_HOURS') ?? 72,
+    jobLeaseSeconds: read('JOB_LEASE_SECONDS') ?? 300,
     logLevel: read('LOG_LEVEL') ?? 'info',
   } satisfies Config;
 

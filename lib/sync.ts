@@ -2,12 +2,13 @@ import type { Config } from './config';
 import { InvalidExportError, OssError, SourceError, SourceErrorReason, SyncError, messageOf } from './errors';
 import { ExportJobStatus, ExportType, type ProjectExportJob } from './ims-schema';
 import { checkJobId } from './job-id';
+import { JobLease } from './lease';
 import type { Logger } from './log';
 import { ManifestResult, buildManifest, manifestKey, readManifest, writeManifest, type Manifest } from './manifest';
 import type { OssBucket, WrittenObject } from './oss';
 import { copyWithinOss, locateSameRegionObject } from './server-copy';
 import { checkSourceUrl, describeUrl, openSource, type OpenedSource, type SourceLocation } from './source';
-import { CRC64_MISMATCH, DeadlineError, uploadStream } from './upload';
+import { abortStaleUploads, CRC64_MISMATCH, DeadlineError, uploadStream } from './upload';
 
 /** The IMS calls `syncExportJob` makes. */
 export interface ExportJobReader {
@@ -15,7 +16,8 @@ export interface ExportJobReader {
 }
 
 export interface SyncDependencies {
-  config: Pick<Config, 'outputPrefix' | 'sourceHosts'> & Partial<Pick<Config, 'ossRegion' | 'ossEndpoint'>>;
+  /** With `statePrefix` and `jobLeaseSeconds`, a job is copied under a lease so that concurrent runs copy it once. */
+  config: Pick<Config, 'outputPrefix' | 'sourceHosts'> & Partial<Pick<Config, 'ossRegion' | 'ossEndpoint' | 'statePrefix' | 'jobLeaseSeconds'>>;
   ims: ExportJobReader;
   bucket: OssBucket;
   logger: Logger;
@@ -35,6 +37,8 @@ export type SyncOutcome =
   | { outcome: 'copied'; jobId: string; exportType: string; objects: WrittenObject[]; manifestKey: string }
   | { outcome: 'already-synced'; jobId: string; result: string; manifestKey: string }
   | { outcome: 'pending'; jobId: string; status: string }
+  /** Another run holds the job's lease and is copying it now. */
+  | { outcome: 'in-progress'; jobId: string }
   | { outcome: 'failed'; jobId: string; code: string | undefined; message: string | undefined; manifestKey: string }
   | { outcome: 'error'; jobId: string; reason: string; message: string; retryable: boolean; manifestKey?: string };
 
@@ -88,7 +92,29 @@ async function syncByStatus(job: ProjectExportJob, key: string, deps: SyncDepend
       return { outcome: 'failed', jobId: job.jobId, code: job.code, message: job.message, manifestKey: key };
 
     case ExportJobStatus.Success:
-      return await copySuccessfulJob(job, key, deps);
+      return await copyUnderLease(job, key, deps);
+  }
+}
+
+/** Copies a successful job while holding its lease (when leases are on), after checking again for a manifest. */
+async function copyUnderLease(job: ProjectExportJob, key: string, deps: SyncDependencies): Promise<SyncOutcome> {
+  const { statePrefix, jobLeaseSeconds } = deps.config;
+  if (statePrefix === undefined || jobLeaseSeconds === undefined) return copySuccessfulJob(job, key, deps);
+
+  const lease = new JobLease({ bucket: deps.bucket, statePrefix, jobId: job.jobId, durationMs: jobLeaseSeconds * 1000, logger: deps.logger });
+  if (!(await lease.acquire())) {
+    deps.logger.info('Another run holds the job lease; leaving the copy to it');
+    return { outcome: 'in-progress', jobId: job.jobId };
+  }
+
+  try {
+    // The holder before this run may have finished between the first manifest check and the lease.
+    const existing = await readManifest(deps.bucket, key);
+    if (existing !== undefined) return { outcome: 'already-synced', jobId: job.jobId, result: existing.result, manifestKey: key };
+    await abortStaleUploads(deps.bucket, `${deps.config.outputPrefix}${job.jobId}/`, deps.logger);
+    return await copySuccessfulJob(job, key, deps);
+  } finally {
+    await lease.release().catch((error: unknown) => deps.logger.warn('Lease release failed; it expires by itself', { error }));
   }
 }
 

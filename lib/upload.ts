@@ -289,3 +289,17 @@ export class MultipartWriter {
     if (this.#failure !== undefined) throw this.#failure;
   }
 }
+
+/**
+ * Aborts every open multipart upload under `prefix`. Called by the holder of a job's lease before it copies:
+ * an upload still open there was started by a run that died, so no one will complete it.
+ */
+export async function abortStaleUploads(bucket: OssBucket, prefix: string, logger: Logger): Promise<number> {
+  const result = await bucket.request('ListMultipartUploads', prefix, () => bucket.client.listUploads({ prefix, 'max-uploads': 1000 }));
+  const uploads = (result.uploads ?? []) as { name: string; uploadId: string }[];
+  for (const upload of uploads) {
+    await bucket.request('AbortMultipartUpload', upload.name, () => bucket.client.abortMultipartUpload(upload.name, upload.uploadId));
+    logger.info('Stale multipart upload aborted', { key: upload.name });
+  }
+  return uploads.length;
+}
