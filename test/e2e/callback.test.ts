@@ -427,6 +427,9 @@ describe('callback handing jobs to the worker', () => {
     // and let the trigger's idle keep-alive connections time out under the next request.
     const bytes = randomBytes(size);
     cloud.ims.createJob({ jobId, exportType: 'AdobePremierePro', script: [{ status: 'Success' }], project: { bucket: EXPORT_BUCKET, prefix: 'exports/', bytes } });
+    // Loopback copies 64 MiB in well under 3 s, so the sync's first request under the job's output prefix is
+    // also held back past IMS's limit: a callback that waited for the copy would miss it.
+    cloud.oss.faults.add({ kind: 'delay', ms: 4_000 }, { match: (request) => request.path.includes(`/ims-exports/${jobId}/`) });
 
     // IMS's own rule: a delivery counts only when HTTP 200 arrives within 3 s.
     const delivery = await sendIceCallback({ url: callbackUrl, authKey: newAuthKey, messageBody: { JobId: jobId, Status: 'Success' } });
