@@ -114,12 +114,21 @@ export async function openSource(rawUrl: string, options: OpenSourceOptions): Pr
       if (redirects >= MAX_REDIRECTS) {
         throw new SourceError(`ProjectUrl ${format(url)} redirected more than ${MAX_REDIRECTS} times`, SourceErrorReason.HttpStatus);
       }
-      url = checkSourceUrl(new URL(response.headers.location, url).toString(), options.allowedHosts);
+      url = checkSourceUrl(resolveRedirect(response.headers.location, url), options.allowedHosts);
       continue;
     }
     if (status === 200) return describeResponse(url, response);
 
     throw await statusError(url, response);
+  }
+}
+
+/** Resolves a redirect's Location against the URL that sent it. */
+function resolveRedirect(location: string, base: URL): string {
+  try {
+    return new URL(location, base).toString();
+  } catch (error) {
+    throw notAllowed(`ProjectUrl ${format(base)} redirected to an invalid URL`, { cause: error });
   }
 }
 

@@ -25,6 +25,7 @@ const VARIABLES = [
   'FC_ENDPOINT',
   'SOURCE_HOSTS',
   'JOB_MAX_AGE_HOURS',
+  'JOB_LEASE_SECONDS',
   'LOG_LEVEL',
   'FC_REGION',
   'ALIBABA_CLOUD_REGION',
@@ -82,6 +83,7 @@ const PLAUSIBLE: Record<Variable, fc.Arbitrary<string>> = {
   FC_ENDPOINT: fc.constantFrom('http://127.0.0.1:9002', '1234567890.cn-shanghai.fc.aliyuncs.com', 'https://a:b@h', 'https://h/p?q'),
   SOURCE_HOSTS: fc.constantFrom('*.aliyuncs.com', '127.0.0.1', 'localhost, *.aliyuncs.com', ',', '*.', '**.a.com', 'https://evil.example', 'a..b', 'ALIYUNCS.COM'),
   JOB_MAX_AGE_HOURS: fc.oneof(fc.integer({ min: -10, max: 1_000 }).map(String), fc.constantFrom('1.5', 'forever', '')),
+  JOB_LEASE_SECONDS: fc.oneof(fc.integer({ min: -10, max: 3_600 }).map(String), fc.constantFrom('0.5', 'long', '')),
   LOG_LEVEL: fc.constantFrom('debug', 'info', 'warn', 'error', 'INFO', 'verbose', 'trace'),
   FC_REGION: fc.constantFrom('cn-shanghai', 'cn-hangzhou', 'Shanghai', 'cn shanghai', '[', 'a/b', 'cn-shanghai.evil.example'),
   ALIBABA_CLOUD_REGION: fc.constantFrom('cn-beijing', 'x', ''),
@@ -223,6 +225,7 @@ const INVALID: Partial<Record<Variable, fc.Arbitrary<string>>> = {
   FC_ENDPOINT: fc.constantFrom('https://a:b@h', 'https://h/p', 'ftp://h'),
   SOURCE_HOSTS: fc.constantFrom(',', '*.', '**.a.com', 'https://evil.example', 'a..b', 'evil.example/x', 'user@evil.example', 'a b'),
   JOB_MAX_AGE_HOURS: fc.constantFrom('0', '-5', 'forever', 'Infinity'),
+  JOB_LEASE_SECONDS: fc.constantFrom('0', '-1', 'long', 'Infinity'),
   LOG_LEVEL: fc.constantFrom('INFO', 'verbose', 'trace', 'warning'),
 };
 

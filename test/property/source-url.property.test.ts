@@ -292,6 +292,16 @@ describe('openSource redirects', () => {
     expect(counting.requests()).toBe(0);
   });
 
+  it('rejects a redirect to an invalid URL', async () => {
+    location = 'http://[';
+
+    const error = await failureOf(`${redirectorUrl}/project.zip`);
+
+    expect(error).toBeInstanceOf(SourceError);
+    expect((error as SourceError).reason).toBe('source-not-allowed');
+    expect((error as SourceError).message).toContain('redirected to an invalid URL');
+  });
+
   it('rejects each disallowed target, direct or redirected', async () => {
     const hops = { direct: 0, 'one redirect': 1, 'two redirects': 2 } as const;
     const route = fc.constantFrom(...(Object.keys(hops) as (keyof typeof hops)[]));
