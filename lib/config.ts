@@ -29,6 +29,8 @@ export interface Config {
   jobMaxAgeHours: number;
   /** Length of one job lease window in seconds; a crashed run blocks its job for at most two windows. */
   jobLeaseSeconds: number;
+  /** Read and connect timeout of one IMS request, in seconds. */
+  imsTimeoutSeconds: number;
   logLevel: LogLevelName;
 }
 
@@ -112,6 +114,7 @@ const SETTINGS = {
   },
   JOB_MAX_AGE_HOURS: positiveNumber(72),
   JOB_LEASE_SECONDS: positiveNumber(300),
+  IMS_TIMEOUT_SECONDS: positiveNumber(10),
   LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']), expected: 'one of debug, info, warn, error' },
 } satisfies Record<string, Setting<unknown>>;
 
@@ -163,6 +166,7 @@ export function loadConfig(env: Environment = process.env, runtime: RuntimeFacts
     sourceHosts: read('SOURCE_HOSTS') ?? ['*.aliyuncs.com'],
     jobMaxAgeHours: read('JOB_MAX_AGE_HOURS') ?? 72,
     jobLeaseSeconds: read('JOB_LEASE_SECONDS') ?? 300,
+    imsTimeoutSeconds: read('IMS_TIMEOUT_SECONDS') ?? 10,
     logLevel: read('LOG_LEVEL') ?? 'info',
   } satisfies Config;
 

@@ -1,6 +1,7 @@
 import * as openApiModule from '@alicloud/openapi-client';
 import * as teaUtilModule from '@alicloud/tea-util';
 import type { z } from 'zod';
+import type { Config } from './config';
 import type { Credentials } from './credentials';
 import { ImsApiError, messageOf } from './errors';
 import {
@@ -170,4 +171,10 @@ function isRetryableImsFailure(error: unknown, statusCode: number | undefined, c
 function unwrapDefault(module: object): unknown {
   const inner = (module as { default?: unknown }).default;
   return inner !== null && typeof inner === 'object' && 'default' in inner ? inner : module;
+}
+
+/** Creates the IMS client for the settings' endpoint and timeout. */
+export function createImsClient(config: Pick<Config, 'imsEndpoint' | 'imsTimeoutSeconds'>, credentials: Credentials, logger: Logger): ImsClient {
+  const timeoutMs = config.imsTimeoutSeconds * 1000;
+  return new ImsClient({ endpoint: config.imsEndpoint, credentials, logger, readTimeoutMs: timeoutMs, connectTimeoutMs: timeoutMs });
 }

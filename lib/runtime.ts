@@ -2,7 +2,7 @@ import { loadConfig, type Config } from './config';
 import { resolveCredentials, type Credentials } from './credentials';
 import type { FcContext } from './fc-types';
 import { createWorkerDispatcher, type WorkerDispatcher } from './dispatch';
-import { ImsClient } from './ims';
+import { createImsClient, type ImsClient } from './ims';
 import { Ledger } from './ledger';
 import { createLogger, type Logger } from './log';
 import { OssBucket } from './oss';
@@ -43,7 +43,7 @@ export function startInvocation(context: FcContext, functionName: string): Invoc
     config,
     credentials,
     logger,
-    ims: new ImsClient({ endpoint: config.imsEndpoint, credentials, logger }),
+    ims: createImsClient(config, credentials, logger),
     bucket,
     ledger: new Ledger(bucket, config.statePrefix),
     dispatcher:

@@ -26,6 +26,7 @@ const VARIABLES = [
   'SOURCE_HOSTS',
   'JOB_MAX_AGE_HOURS',
   'JOB_LEASE_SECONDS',
+  'IMS_TIMEOUT_SECONDS',
   'LOG_LEVEL',
   'FC_REGION',
   'ALIBABA_CLOUD_REGION',
@@ -84,6 +85,7 @@ const PLAUSIBLE: Record<Variable, fc.Arbitrary<string>> = {
   SOURCE_HOSTS: fc.constantFrom('*.aliyuncs.com', '127.0.0.1', 'localhost, *.aliyuncs.com', ',', '*.', '**.a.com', 'https://evil.example', 'a..b', 'ALIYUNCS.COM'),
   JOB_MAX_AGE_HOURS: fc.oneof(fc.integer({ min: -10, max: 1_000 }).map(String), fc.constantFrom('1.5', 'forever', '')),
   JOB_LEASE_SECONDS: fc.oneof(fc.integer({ min: -10, max: 3_600 }).map(String), fc.constantFrom('0.5', 'long', '')),
+  IMS_TIMEOUT_SECONDS: fc.oneof(fc.integer({ min: -1, max: 60 }).map(String), fc.constantFrom('2.5', 'slow', '')),
   LOG_LEVEL: fc.constantFrom('debug', 'info', 'warn', 'error', 'INFO', 'verbose', 'trace'),
   FC_REGION: fc.constantFrom('cn-shanghai', 'cn-hangzhou', 'Shanghai', 'cn shanghai', '[', 'a/b', 'cn-shanghai.evil.example'),
   ALIBABA_CLOUD_REGION: fc.constantFrom('cn-beijing', 'x', ''),
@@ -226,6 +228,7 @@ const INVALID: Partial<Record<Variable, fc.Arbitrary<string>>> = {
   SOURCE_HOSTS: fc.constantFrom(',', '*.', '**.a.com', 'https://evil.example', 'a..b', 'evil.example/x', 'user@evil.example', 'a b'),
   JOB_MAX_AGE_HOURS: fc.constantFrom('0', '-5', 'forever', 'Infinity'),
   JOB_LEASE_SECONDS: fc.constantFrom('0', '-1', 'long', 'Infinity'),
+  IMS_TIMEOUT_SECONDS: fc.constantFrom('0', '-3', 'slow', 'Infinity'),
   LOG_LEVEL: fc.constantFrom('INFO', 'verbose', 'trace', 'warning'),
 };
 
