@@ -25,7 +25,9 @@ export interface TriggerDependencies {
 /** True when the outcome ends the job: nothing is left for the ledger to retry. */
 export function isFinished(outcome: SyncOutcome): boolean {
   if (outcome.outcome === 'error') return outcome.manifestKey !== undefined;
-  return outcome.outcome !== 'pending';
+  // Another run holds the lease and copies the job, but it may crash: the job stays in the ledger until a
+  // run finds its manifest.
+  return outcome.outcome !== 'pending' && outcome.outcome !== 'in-progress';
 }
 
 /**
@@ -39,6 +41,12 @@ export async function settleOutcome(ledger: Ledger, outcome: SyncOutcome, option
   }
   // A JobId that is not a plain ID cannot become an object key, so there is nothing to record.
   if (outcome.outcome === 'error' && outcome.reason === 'InvalidJobIdError') return;
+  // The run holding the lease settles the job. This run only makes sure the job is recorded, in case that run
+  // dies; it neither reschedules nor counts an attempt, which would leave extra markers behind.
+  if (outcome.outcome === 'in-progress') {
+    if (options.record === undefined) await ledger.register(outcome.jobId, { registeredBy: options.registeredBy, dueAtMs: Date.now() + ledger.backoffMs(1) });
+    return;
+  }
 
   const details = {
     outcome: outcome.outcome,
@@ -126,18 +134,23 @@ export async function runTick(deps: TriggerDependencies, options: TickOptions): 
   const due = await deps.ledger.listDue(options.maxJobs ?? 100);
   const results: TickJobResult[] = [];
   const minimumJobMs = options.minimumJobMs ?? (deps.dispatcher === undefined ? 30_000 : 3_000);
+  // Markers of one job are worked one after another: two runs adopting orphan markers of the same job at
+  // once would each write a record, and the first to finish would remove only the other's marker.
+  const markersByJob = groupByJob(due);
   let next = 0;
   let deferred = 0;
 
   const workerLoop = async (): Promise<void> => {
-    while (next < due.length) {
-      const entry = due[next]!;
+    while (next < markersByJob.length) {
+      const entries = markersByJob[next]!;
       next += 1;
-      if (Date.now() + minimumJobMs > options.deadlineMs) {
-        deferred += 1;
-        continue;
+      for (const entry of entries) {
+        if (Date.now() + minimumJobMs > options.deadlineMs) {
+          deferred += 1;
+          continue;
+        }
+        results.push(await workDueJob(entry, deps));
       }
-      results.push(await workDueJob(entry, deps));
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, workerLoop));
@@ -145,6 +158,17 @@ export async function runTick(deps: TriggerDependencies, options: TickOptions): 
   const outcomes: Record<string, number> = {};
   for (const result of results) outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
   return { due: due.length, started: results.length, deferred, outcomes, jobs: results };
+}
+
+/** Groups due markers by JobId, in the order each job's earliest marker was listed. */
+function groupByJob(due: readonly DueEntry[]): DueEntry[][] {
+  const groups = new Map<string, DueEntry[]>();
+  for (const entry of due) {
+    const group = groups.get(entry.jobId);
+    if (group === undefined) groups.set(entry.jobId, [entry]);
+    else group.push(entry);
+  }
+  return [...groups.values()];
 }
 
 async function workDueJob(entry: DueEntry, deps: TriggerDependencies): Promise<TickJobResult> {
