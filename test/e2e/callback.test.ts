@@ -135,6 +135,12 @@ function ledgerKeys(jobId: string): string[] {
   return cloud.oss.listKeys(DESTINATION_BUCKET, STATE_PREFIX).filter((key) => key.endsWith(`_${jobId}`) || key.endsWith(`/${jobId}.json`));
 }
 
+/** Counts the requests that created an object at `key`, whatever API wrote it. */
+function completedWrites(key: string): number {
+  const writes = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload']);
+  return cloud.oss.requests.entries.filter((entry) => writes.has(entry.operation) && entry.status === 200 && entry.detail?.key === key).length;
+}
+
 function imsCalls(jobId: string): number {
   return cloud.ims.requests.entries.filter((entry) => entry.operation === 'GetProjectExportJob' && entry.detail?.jobId === jobId).length;
 }
@@ -379,7 +385,15 @@ describe('callback accepting jobs inline', () => {
     expect(keys).toContain(`ims-exports/${jobId}/manifest.json`);
     const zip = readObject(cloud, keys.find((key) => key.endsWith('.zip'))!);
     expect(zip?.crc64).toBe(crc64(cloud.ims.getJob(jobId)!.project!.bytes));
+    expect(completedWrites(keys.find((key) => key.endsWith('.zip'))!)).toBe(1);
+    expect(completedWrites(`ims-exports/${jobId}/manifest.json`)).toBe(1);
     expect(cloud.oss.listOpenMultipartUploads(DESTINATION_BUCKET)).toEqual([]);
+
+    // Runs that found the copy in progress may have left the job in the ledger; the next tick removes it.
+    advanceClock(60);
+    await tick();
+    expect(ledgerKeys(jobId)).toEqual([]);
+    expect(completedWrites(keys.find((key) => key.endsWith('.zip'))!)).toBe(1);
   });
 
   it('finishes a Processing job on a later tick', async () => {
@@ -470,8 +484,16 @@ describe('callback handing jobs to the worker', () => {
     expect(keys).toHaveLength(2);
     expect(keys.filter((key) => key.endsWith('.zip'))).toHaveLength(1);
     expect(keys).toContain(`ims-exports/${jobId}/manifest.json`);
+    expect(completedWrites(keys.find((key) => key.endsWith('.zip'))!)).toBe(1);
+    expect(completedWrites(`ims-exports/${jobId}/manifest.json`)).toBe(1);
     expect(cloud.oss.listOpenMultipartUploads(DESTINATION_BUCKET)).toEqual([]);
+
+    // Runs that found the copy in progress may have left the job in the ledger; the next tick removes it.
+    advanceClock(60);
+    await tick();
+    await cloud.fc.drain();
     expect(ledgerKeys(jobId)).toEqual([]);
+    expect(completedWrites(keys.find((key) => key.endsWith('.zip'))!)).toBe(1);
   });
 
   it('finishes a Processing job on a later tick', async () => {

@@ -19,6 +19,8 @@ const WORKER_FUNCTION = 'ims-export-sync-worker';
 const STATE_PREFIX = 'ims-exports/.state/';
 const SETTING_NAMES = ['WORKER_FUNCTION', 'STATE_PREFIX', 'JOB_MAX_AGE_HOURS'];
 const HOUR_MS = 3_600_000;
+/** JOB_LEASE_SECONDS's default, in milliseconds. */
+const LEASE_MS = 300_000;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 interface TickResult {
@@ -247,6 +249,43 @@ describe('poller syncing inline', () => {
 
     expect(outcomeOf(result, jobId)).toBe('copied');
     expect(readJson(cloud, `ims-exports/${jobId}/manifest.json`).result).toBe('copied');
+  });
+
+  it('keeps a job another run is copying', async () => {
+    const jobId = 'poller-lease-held';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Success' }] });
+    // The lease objects of a run that took the job and then crashed: no other run copies it while they last.
+    const window = Math.floor(Date.now() / LEASE_MS);
+    for (const held of [window, window + 1]) {
+      await cloud.oss.putObjectDirect(DESTINATION_BUCKET, `${STATE_PREFIX}leases/${jobId}/${held}`, Buffer.from('{"holder":"crashed-run"}'));
+    }
+
+    const first = await tick({ jobIds: [jobId] });
+
+    expect(outcomeOf(first, jobId)).toBe('in-progress');
+    expect(ledgerKeys(jobId)).toHaveLength(2);
+    expect(jobKeys(cloud, jobId)).toEqual([]);
+
+    vi.setSystemTime((window + 2) * LEASE_MS + 1_000 + HOUR_MS);
+    const second = await tick();
+
+    expect(outcomeOf(second, jobId)).toBe('copied');
+    expect(ledgerKeys(jobId)).toEqual([]);
+  });
+
+  it('clears several markers of one job', async () => {
+    const jobId = 'poller-many-markers';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Success' }] });
+    // Left by runs that rescheduled the job while another run finished it and removed its record.
+    for (const ageMs of [3_000, 2_000, 1_000]) {
+      await cloud.oss.putObjectDirect(DESTINATION_BUCKET, keyLayout.dueKey(jobId, Date.now() - ageMs), Buffer.alloc(0));
+    }
+
+    const result = await tick();
+
+    expect(result.jobs.filter((job) => job.jobId === jobId)).toHaveLength(3);
+    expect(readJson(cloud, `ims-exports/${jobId}/manifest.json`).result).toBe('copied');
+    expect(ledgerKeys(jobId)).toEqual([]);
   });
 
   it('removes a stale marker', async () => {
