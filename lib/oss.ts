@@ -38,7 +38,7 @@ type ResponseHeaders = Record<string, string | undefined>;
 
 /**
  * The customer's bucket, reached through `ali-oss` with V4 signatures. Every ali-oss failure is turned into
- * an `OssError` that names the key and says whether a retry may succeed.
+ * an `OssError` that names the key and records whether a retry may succeed.
  */
 type BucketSettings = Pick<Config, 'ossBucket' | 'ossRegion' | 'ossEndpoint' | 'ossInternal'>;
 

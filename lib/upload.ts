@@ -6,6 +6,10 @@ import { writeHeaders, type OssBucket, type WriteOptions, type WrittenObject } f
 /** `OssError.code` when the destination's CRC-64 differs from the bytes sent; the copy can be repeated. */
 export const CRC64_MISMATCH = 'CRC64Mismatch';
 
+/** Bytes per part of a multipart upload, and parts in flight: about 40 MiB of buffers per copy. */
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_QUEUE_SIZE = 4;
+
 /** OSS rejects a multipart upload with more parts than this. */
 export const MAX_PARTS = 10_000;
 /** OSS rejects, at Complete, any part but the last that is smaller than this. */

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidExportError } from '../../lib/errors';
 import { getProjectExportJobResponseSchema, toProjectExportJob, type ProjectExportJob } from '../../lib/ims-schema';
 import { isValidJobId } from '../../lib/job-id';
-import { timelineText, zipFileName } from '../../lib/sync';
+import { zipFileName } from '../../lib/copy-zip';
+import { timelineText } from '../../lib/sync';
 import { choosePartSize, MIN_PART_SIZE } from '../../lib/upload';
 
 // The shape of the sample success response on the GetProjectExportJob API reference page: IDs with a
