@@ -348,6 +348,29 @@ describe('callback accepting jobs inline', () => {
     expect(jobKeys(cloud, jobId)).toContain(`ims-exports/${jobId}/manifest.json`);
   });
 
+  it('accepts a body of exactly 64 KiB', async () => {
+    const jobId = 'callback-body-at-limit';
+    timelineJob(jobId);
+    const unpadded = JSON.stringify({ JobId: jobId, padding: '' });
+    const body = JSON.stringify({ JobId: jobId, padding: 'x'.repeat(64 * 1024 - unpadded.length) });
+    expect(Buffer.byteLength(body)).toBe(64 * 1024);
+
+    const response = await request({ headers: iceHeaders(newAuthKey), body });
+
+    expect(response.status).toBe(200);
+  });
+
+  it('rejects a body one byte over 64 KiB', async () => {
+    const keysBefore = bucketKeys();
+    const unpadded = JSON.stringify({ JobId: 'callback-body-over-limit', padding: '' });
+    const body = JSON.stringify({ JobId: 'callback-body-over-limit', padding: 'x'.repeat(64 * 1024 + 1 - unpadded.length) });
+
+    const response = await request({ headers: iceHeaders(newAuthKey), body });
+
+    expect(response.status).toBe(413);
+    expect(bucketKeys()).toEqual(keysBefore);
+  });
+
   it('accepts a base64 body', async () => {
     const jobId = 'callback-base64-body';
     timelineJob(jobId);
