@@ -179,8 +179,10 @@ async function workDueJob(entry: DueEntry, deps: TriggerDependencies): Promise<T
     if (deps.dispatcher === undefined) return await syncDueJob(record, deps, logger);
 
     // The worker never gives a job up, so a job past JOB_MAX_AGE_HOURS is synced here, where an unfinished
-    // outcome ends it. Only a job that IMS reports finished still goes to the worker, which has the time to
+    // outcome ends it. Only a job that IMS reports as Success still goes to the worker, which has the time to
     // copy a large zip.
+    // NOTE: so a Success job whose copy keeps failing in the worker is never given up. It is dispatched
+    // again at the ledger's maximum backoff until a copy succeeds.
     if (deps.ledger.isExpired(record, deps.config.jobMaxAgeHours) && !(await imsReportsSuccess(record.jobId, deps, logger))) {
       return await syncDueJob(record, deps, logger);
     }
