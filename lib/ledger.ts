@@ -110,20 +110,27 @@ export class Ledger {
     } catch (error) {
       if (!(error instanceof OssError && error.code === 'FileAlreadyExists')) throw error;
       // Another caller registered the job between the read and the write, so theirs is the record. A record
-      // that is gone again means the job finished in between, and this marker is not needed either.
-      const winner = await this.get(jobId);
-      if (winner === undefined || winner.dueKey !== record.dueKey) await this.#bucket.delete(record.dueKey);
+      // that is gone again means the job finished in between, and this marker is not needed either. One that
+      // cannot be parsed keeps the marker, so that a tick adopts the job and rewrites the record.
+      const { exists, record: winner } = await this.#read(jobId);
+      const markerNeeded = exists && (winner === undefined || winner.dueKey === record.dueKey);
+      if (!markerNeeded) await this.#bucket.delete(record.dueKey);
       return winner ?? record;
     }
   }
 
+  /** Reads a job's record; returns undefined when there is none or it is not valid JSON. */
   async get(jobId: string): Promise<LedgerRecord | undefined> {
+    return (await this.#read(jobId)).record;
+  }
+
+  async #read(jobId: string): Promise<{ exists: boolean; record: LedgerRecord | undefined }> {
     const text = await this.#bucket.getText(this.recordKey(jobId));
-    if (text === undefined) return undefined;
+    if (text === undefined) return { exists: false, record: undefined };
     try {
-      return JSON.parse(text) as LedgerRecord;
+      return { exists: true, record: JSON.parse(text) as LedgerRecord };
     } catch {
-      return undefined;
+      return { exists: true, record: undefined };
     }
   }
 

@@ -122,6 +122,20 @@ describe('Ledger.register', () => {
 
     expect(markers()).toEqual([winner.dueKey]);
   });
+
+  it('keeps its marker when the record is unreadable', async () => {
+    const clock = { now: 1_700_000_000_000 };
+    const ledger = ledgerAt(clock);
+    await oss.putObjectDirect(BUCKET, ledger.recordKey('job-corrupt'), Buffer.from('{"ledgerVersion": 1, "jobId'));
+
+    await ledger.register('job-corrupt', { registeredBy: 'callback' });
+    const [entry] = await ledger.listDue(10);
+    const adopted = await ledger.recordFor(entry!);
+
+    expect(markers()).toEqual([ledger.dueKey('job-corrupt', clock.now)]);
+    expect(adopted).toMatchObject({ jobId: 'job-corrupt', dueKey: ledger.dueKey('job-corrupt', clock.now) });
+    expect(await ledger.get('job-corrupt')).toEqual(adopted);
+  });
 });
 
 describe('Ledger.listDue', () => {
