@@ -7,9 +7,6 @@
  * of the callback and poller bundles after it has set the environment it tests.
  */
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { crc64 } from '../../lib/crc64';
 import type { FcHttpEvent, FcHttpResponse } from '../../lib/fc-types';
@@ -21,7 +18,6 @@ import { jobKeys, jsonEvent, loadBundledHandler, readJson, readObject, type Call
 const WORKER_FUNCTION = 'ims-export-sync-worker';
 const STATE_PREFIX = 'ims-exports/.state/';
 const SETTING_NAMES = ['CALLBACK_AUTH_KEYS', 'CALLBACK_URL', 'CALLBACK_TOKEN', 'CALLBACK_AUTH', 'WORKER_FUNCTION'];
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 interface CallbackBody {
   accepted?: boolean;
@@ -45,20 +41,12 @@ const oldAuthKey = randomBytes(12).toString('hex');
 const newAuthKey = randomBytes(12).toString('hex');
 const callbackToken = randomBytes(16).toString('hex');
 
-/** Loads a bundle as a new module instance, so that it reads the settings in `process.env` afresh. */
-function loadFreshHandler<R>(name: 'callback' | 'poller'): Handler<R> {
-  const require = createRequire(import.meta.url);
-  const file = require.resolve(path.join(root, 'dist', name, 'index.js'));
-  delete require.cache[file];
-  return (require(file) as { handler: Handler<R> }).handler;
-}
-
 /** Sets the callback settings of the next `describe` and loads the callback and poller bundles with them. */
 function useSettings(overrides: Record<string, string>): void {
   for (const name of SETTING_NAMES) delete process.env[name];
   Object.assign(process.env, cloud.env({ LOG_LEVEL: 'error', ...overrides }));
-  callback = loadFreshHandler<FcHttpResponse>('callback');
-  poller = loadFreshHandler<TickSummary>('poller');
+  callback = loadBundledHandler<FcHttpResponse>('callback', { fresh: true });
+  poller = loadBundledHandler<TickSummary>('poller', { fresh: true });
 }
 
 const SIGNED_SETTINGS = (): Record<string, string> => ({

@@ -14,10 +14,15 @@ export type Handler<R = unknown> = (event: Buffer, context: FcContext) => Promis
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Loads a bundled function from dist/<name>/index.js, as FC loads `index.handler`. */
-export function loadBundledHandler<R = unknown>(name: 'worker' | 'callback' | 'poller'): Handler<R> {
+/**
+ * Loads a bundled function from dist/<name>/index.js, as FC loads `index.handler`. With `fresh`, the bundle is
+ * loaded as a new module instance, so that it reads the settings in `process.env` again.
+ */
+export function loadBundledHandler<R = unknown>(name: 'worker' | 'callback' | 'poller', options: { fresh?: boolean } = {}): Handler<R> {
   const require = createRequire(import.meta.url);
-  return (require(path.join(root, 'dist', name, 'index.js')) as { handler: Handler<R> }).handler;
+  const file = require.resolve(path.join(root, 'dist', name, 'index.js'));
+  if (options.fresh) delete require.cache[file];
+  return (require(file) as { handler: Handler<R> }).handler;
 }
 
 export type CallbackHandler = Handler<FcHttpResponse>;

@@ -6,9 +6,6 @@
  * A bundle reads its settings once, at its first invocation. Each `describe` therefore loads a fresh copy
  * of the poller bundle after it has set the environment it tests.
  */
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Ledger, type LedgerRecord } from '../../lib/ledger';
 import { OssBucket } from '../../lib/oss';
@@ -21,7 +18,6 @@ const SETTING_NAMES = ['WORKER_FUNCTION', 'STATE_PREFIX', 'JOB_MAX_AGE_HOURS'];
 const HOUR_MS = 3_600_000;
 /** JOB_LEASE_SECONDS's default, in milliseconds. */
 const LEASE_MS = 300_000;
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 interface TickResult {
   triggerTime?: string;
@@ -38,18 +34,10 @@ let poller: Handler<TickResult>;
 /** Ledger used only to compute key names as the product lays them out; it sends no request. */
 let keyLayout: Ledger;
 
-/** Loads the poller bundle as a new module instance, so that it reads the settings in `process.env` afresh. */
-function loadFreshPoller(): Handler<TickResult> {
-  const require = createRequire(import.meta.url);
-  const file = require.resolve(path.join(root, 'dist', 'poller', 'index.js'));
-  delete require.cache[file];
-  return (require(file) as { handler: Handler<TickResult> }).handler;
-}
-
 function useSettings(overrides: Record<string, string>): void {
   for (const name of SETTING_NAMES) delete process.env[name];
   Object.assign(process.env, cloud.env({ LOG_LEVEL: 'error', ...overrides }));
-  poller = loadFreshPoller();
+  poller = loadBundledHandler<TickResult>('poller', { fresh: true });
   const bucket = new OssBucket({ ossBucket: DESTINATION_BUCKET, ossRegion: 'oss-cn-shanghai', ossEndpoint: cloud.oss.url, ossInternal: false }, cloud.userKey);
   keyLayout = new Ledger(bucket, overrides.STATE_PREFIX ?? STATE_PREFIX);
 }
@@ -311,7 +299,7 @@ describe('poller syncing inline', () => {
       return true;
     });
     process.env.LOG_LEVEL = 'info';
-    poller = loadFreshPoller();
+    poller = loadBundledHandler<TickResult>('poller', { fresh: true });
 
     await tick({ jobIds: [jobId] });
 
