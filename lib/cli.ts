@@ -15,11 +15,12 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, type Config } from './config';
 import { resolveCredentials, type Credentials } from './credentials';
 import { ConfigError, messageOf } from './errors';
-import { ImsClient } from './ims';
+import { createImsClient, type ImsClient } from './ims';
 import { isValidJobId } from './job-id';
 import { Ledger, type LedgerRecord } from './ledger';
 import { createLogger, setLogSink, type Logger } from './log';
 import { OssBucket } from './oss';
+import { createProgressBar } from './progress-bar';
 import { syncExportJob, type SyncOutcome } from './sync';
 import { runTick, settleOutcome, type TickSummary } from './triggers';
 
@@ -99,7 +100,7 @@ function connect(config: Config, logger: Logger, env: Environment): Services {
   }
   const bucket = new OssBucket(config, credentials);
   return {
-    ims: new ImsClient({ endpoint: config.imsEndpoint, credentials, logger }),
+    ims: createImsClient(config, credentials, logger),
     bucket,
     ledger: new Ledger(bucket, config.statePrefix),
   };
@@ -108,7 +109,10 @@ function connect(config: Config, logger: Logger, env: Environment): Services {
 async function runSync(args: readonly string[], config: Config, logger: Logger, env: Environment): Promise<number> {
   const jobId = singleJobId(args, 'sync');
   const services = connect(config, logger, env);
-  const outcome = await syncExportJob(jobId, { config, logger, ...services });
+  // On a terminal the download's progress is drawn as a bar; piped output gets the JSON log lines only.
+  const bar = process.stderr.isTTY ? createProgressBar({ write: (text) => process.stderr.write(text) }) : undefined;
+  const outcome = await syncExportJob(jobId, { config, logger, ...services, ...(bar === undefined ? {} : { onProgress: bar.update }) });
+  bar?.finish();
 
   let ledgerError: string | undefined;
   try {
