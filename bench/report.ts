@@ -34,14 +34,21 @@ export interface ServerSideCopy {
   streamingElapsedMs: number;
   /** Median bytes a streamed copy of the same size read from OSS. */
   streamingBytesFromOss: number;
+  /** CPU time of the copying process, and the median of the streamed copies of the same size, in milliseconds. */
+  copierCpuMs: number;
+  streamingCopierCpuMs: number;
 }
 
 /** Product throughput divided by baseline throughput must reach this. */
 export const THROUGHPUT_TARGET = 0.9;
 /** Peak RSS of the copier, in bytes, must stay under this at every size. */
 export const RSS_LIMIT_BYTES = 256 * MiB;
-/** "Flat": the highest peak RSS is at most this much above the lowest, as a fraction of the lowest. */
-export const RSS_FLAT_TOLERANCE = 0.1;
+/**
+ * "Flat": the product's peaks at all sizes lie within this many bytes of each other. A copy that kept even
+ * 1 % of its bytes would grow by about 40 MiB from 256 MiB to 4 GiB. The peak of one size varied by about
+ * 10 MiB between runs when this limit was set, an observation on one machine and not a bound.
+ */
+export const RSS_FLAT_TOLERANCE_BYTES = 32 * MiB;
 /** Bundled require time divided by unbundled must be at most this. */
 export const COLD_START_TARGET = 0.5;
 
@@ -68,6 +75,8 @@ export function renderReport(results: BenchResults, settings: BenchSettings, pre
 
 interface ThroughputFigures {
   productMiBs: number;
+  /** The product's median with the time in CompleteMultipartUpload left out. */
+  productWithoutCompleteMiBs: number;
   baselineMiBs: number;
   ratio: number;
   runs: CopyRun[];
@@ -78,7 +87,10 @@ function throughputFigures(copies: CopyRun[], size: number): ThroughputFigures {
   const rate = (kind: CopyRun['kind']) => median(runs.filter((run) => run.kind === kind).map((run) => mibPerSecond(run.size, run.elapsedMs)));
   const productMiBs = rate('product');
   const baselineMiBs = rate('baseline');
-  return { productMiBs, baselineMiBs, ratio: productMiBs / baselineMiBs, runs };
+  const productWithoutCompleteMiBs = median(
+    runs.filter((run) => run.kind === 'product').map((run) => mibPerSecond(run.size, run.elapsedMs - (run.phases?.completeMs ?? 0))),
+  );
+  return { productMiBs, productWithoutCompleteMiBs, baselineMiBs, ratio: productMiBs / baselineMiBs, runs };
 }
 
 interface RssRow {
@@ -93,11 +105,12 @@ function rssFigures(copies: CopyRun[], sizes: number[]): RssRow[] {
   return sizes.map((size) => ({ size, productBytes: peak(size, 'product'), baselineBytes: peak(size, 'baseline') }));
 }
 
+/** `spread` is the highest peak minus the lowest, in bytes. */
 function rssVerdict(rows: RssRow[]): { underLimit: boolean; flat: boolean; spread: number } {
   const peaks = rows.map((row) => row.productBytes);
   const lowest = Math.min(...peaks);
-  const spread = (Math.max(...peaks) - lowest) / lowest;
-  return { underLimit: peaks.every((bytes) => bytes < RSS_LIMIT_BYTES), flat: spread <= RSS_FLAT_TOLERANCE, spread };
+  const spread = Math.max(...peaks) - lowest;
+  return { underLimit: peaks.every((bytes) => bytes < RSS_LIMIT_BYTES), flat: spread <= RSS_FLAT_TOLERANCE_BYTES, spread };
 }
 
 function header(results: BenchResults, settings: BenchSettings): string {
@@ -135,7 +148,7 @@ function summary(results: BenchResults, throughput: ThroughputFigures, rss: RssR
       met(throughput.ratio >= THROUGHPUT_TARGET),
     ],
     [`Peak RSS under ${formatSize(RSS_LIMIT_BYTES)} at every size`, `highest ${formatSize(highestRss)}`, met(verdict.underLimit)],
-    [`Peak RSS flat across sizes (within ${RSS_FLAT_TOLERANCE * 100} %)`, `spread ${round(verdict.spread * 100)} %`, met(verdict.flat)],
+    [`Peak RSS flat across sizes (within ${formatSize(RSS_FLAT_TOLERANCE_BYTES)})`, `spread ${formatSize(verdict.spread)}`, met(verdict.flat)],
     serverSideSummary(results.serverSideCopy),
     [`Cold start at most ${COLD_START_TARGET} × unbundled`, `worst ${round(worstCold, 2)} ×`, met(worstCold <= COLD_START_TARGET)],
     [
@@ -190,10 +203,15 @@ function throughputSection(figures: ThroughputFigures, settings: BenchSettings):
     '| | Product | Baseline | Ratio |',
     '|---|---|---|---|',
     `| Median throughput | ${round(figures.productMiBs)} MiB/s | ${round(figures.baselineMiBs)} MiB/s | ${round(figures.ratio, 2)} |`,
+    `| Median throughput without CompleteMultipartUpload (estimate) | ${round(figures.productWithoutCompleteMiBs)} MiB/s | ${round(figures.baselineMiBs)} MiB/s | ${round(figures.productWithoutCompleteMiBs / figures.baselineMiBs, 2)} |`,
     '',
-    'Per run: "Complete" is the time the product spent in CompleteMultipartUpload (the emulator then joins the',
-    'part files into one, rewriting every byte on disk); "copier CPU" is the CPU time of the whole copying process;',
-    '"emulator CPU" is what the cloud process used meanwhile (serving the download and storing the upload).',
+    'The second row leaves out the time the product waited for CompleteMultipartUpload, during which the emulator',
+    'rewrites the whole object on disk. It estimates the figure against a store whose Complete costs little; it is',
+    'not the target figure, because how long OSS takes to complete a multipart upload was not measured.',
+    '',
+    'Per run: "Complete" is the time the product spent in CompleteMultipartUpload, while the emulator joined the',
+    'part files into one and so rewrote every byte on disk. "Copier CPU" is the CPU time of the whole copying',
+    'process. "Emulator CPU" is what the cloud process used meanwhile, serving the download and storing the upload.',
     '',
     '| Run | Kind | Time | Throughput | Complete | Copier CPU | Emulator CPU |',
     '|---|---|---|---|---|---|---|',
@@ -213,7 +231,9 @@ function rssSection(rows: RssRow[]): string {
     '|---|---|---|---|',
     ...rows.map((row) => `| ${formatSize(row.size)} | ${formatSize(row.productBytes)} | ${formatSize(row.baselineBytes)} | ${round(row.productBytes / row.baselineBytes, 2)} |`),
     '',
-    `Spread of the product's peaks: ${round(verdict.spread * 100)} % of the lowest.`,
+    `Spread of the product's peaks: ${formatSize(verdict.spread)} between the lowest and the highest. "Flat" here means a`,
+    `spread of at most ${formatSize(RSS_FLAT_TOLERANCE_BYTES)}. A copy that kept 1 % of its bytes would grow by about 40 MiB from`,
+    '256 MiB to 4 GiB. The peak of one size varied by about 10 MiB between runs when this limit was set.',
   ].join('\n');
 }
 
@@ -244,7 +264,11 @@ function serverSideCopySection(copy: ServerSideCopy | undefined): string {
     '|---|---|---|---|',
     `| Source downloads | ${copy.sourceReads} | 1 | |`,
     `| Read from OSS | ${formatSize(copy.bytesFromOss)} | ${formatSize(copy.streamingBytesFromOss)} | |`,
+    `| Copier CPU | ${round(copy.copierCpuMs / 1000, 2)} s | ${round(copy.streamingCopierCpuMs / 1000, 2)} s | ${round(copy.copierCpuMs / copy.streamingCopierCpuMs, 2)} |`,
     `| Time for ${formatSize(copy.size)} | ${round(copy.elapsedMs / 1000, 2)} s | ${round(copy.streamingElapsedMs / 1000, 2)} s | ${round(copy.elapsedMs / copy.streamingElapsedMs, 2)} |`,
+    '',
+    'The time compares poorly with OSS: the emulator does the server-side copy on this machine, reading and',
+    'writing every byte for UploadPartCopy and again for CompleteMultipartUpload.',
   ].join('\n');
 }
 
@@ -286,7 +310,7 @@ function callbackSection(times: CallbackTimes): string {
     '## Callback response time',
     '',
     `${times.count} signed IMS callbacks (X-ICE-TIMESTAMP and X-ICE-SIGNATURE), sent one after another to the bundled`,
-    'callback function behind the local FC HTTP trigger, with WORKER_FUNCTION set as deployed: each callback',
+    'callback function behind the local FC HTTP trigger. WORKER_FUNCTION is set as deployed, so each callback',
     'writes its ledger record to OSS and invokes the worker asynchronously through the FC emulator. The registered',
     'worker only records the invocation. Each time runs from the POST until the whole response arrived.',
     '',

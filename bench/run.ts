@@ -103,6 +103,8 @@ function serverSideFigures(copies: CopyRun[], size: number): ServerSideCopy | un
     sourceReads: run.sourceReads,
     streamingElapsedMs: median(streamed.map((copy) => copy.elapsedMs)),
     streamingBytesFromOss: median(streamed.map((copy) => copy.bytesFromOss ?? 0)),
+    copierCpuMs: run.copierCpuMs,
+    streamingCopierCpuMs: median(streamed.map((copy) => copy.copierCpuMs)),
   };
 }
 
