@@ -23,7 +23,7 @@ export interface BenchSettings {
   buildDir: string;
 }
 
-export const USAGE = `Usage: npm run bench [-- --quick] [-- --output FILE]
+export const USAGE = `Usage: npm run bench [-- [--quick] [--output FILE]]
 
   --quick        64 and 128 MiB copies and fewer repetitions, for development
                  (same as BENCH_QUICK=1); writes .bench-data/benchmarks-quick.md unless --output is given
