@@ -1,0 +1,251 @@
+// Runs the reliability tests (the fault matrix, the secrets check, the copy-fault and duplicate-run tests and
+// the property tests of bad input) and writes docs/reliability.md from that run's results alone, so that the
+// document cannot drift from the code. `npm run reliability-report` builds dist/ first, which the tests load.
+//
+// The tests under test/reliability append one JSON line per fault cell and per secrets flow to the file named
+// by RELIABILITY_RESULTS_FILE; vitest's JSON reporter gives the pass or fail of every test. vitest.config.ts
+// names its own JSON output file, which a command-line --outputFile does not replace, so the run uses a
+// temporary config that extends it with other reporters. The config and both result files live in a
+// temporary folder that is removed afterwards. Exits with 1 when a test failed, after writing the report.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const reportPath = path.join(root, 'docs', 'reliability.md');
+
+const FAULT_MATRIX_FILE = 'test/reliability/fault-matrix.test.ts';
+/** The describe block whose tests are the matrix's cells. */
+const FAULT_MATRIX_DESCRIBE = 'fault matrix';
+const SECRETS_FILE = 'test/reliability/secrets.test.ts';
+const COPY_FAULTS_FILE = 'test/e2e/copy-faults.test.ts';
+const DUPLICATES_FILE = 'test/e2e/duplicates.test.ts';
+const PROPERTY_FOLDER = 'test/property';
+const TEST_PATHS = ['test/reliability', COPY_FAULTS_FILE, DUPLICATES_FILE, PROPERTY_FOLDER];
+/** Paths whose uncommitted changes make the tested code differ from the named commit. */
+const CODE_PATHS = ['lib', 'functions', 'local', 'test', 'scripts', 'package.json', 'package-lock.json'];
+
+const workDir = mkdtempSync(path.join(os.tmpdir(), 'reliability-report-'));
+try {
+  const run = runTests(workDir);
+  const report = renderReport({ ...run, ...describeCheckout(), date: new Date().toISOString().slice(0, 10) });
+  writeFileSync(reportPath, report);
+  console.log(`Wrote ${path.relative(root, reportPath)}: ${run.vitest.numPassedTests} of ${run.vitest.numTotalTests} tests passed.`);
+  if (!run.vitest.success) {
+    console.error('Some reliability tests failed; the report lists them.');
+    process.exitCode = 1;
+  }
+} finally {
+  rmSync(workDir, { recursive: true, force: true });
+}
+
+/** Runs vitest once over TEST_PATHS and returns its JSON report and the results the tests recorded. */
+function runTests(folder) {
+  const vitestJson = path.join(folder, 'vitest.json');
+  const resultsFile = path.join(folder, 'results.jsonl');
+  const configFile = path.join(folder, 'vitest.config.mjs');
+  writeFileSync(resultsFile, '');
+  writeFileSync(configFile, reportConfig(vitestJson));
+  const command = `npx vitest run ${TEST_PATHS.join(' ')}`;
+  console.log(`Running: ${command}`);
+
+  const args = ['vitest', 'run', ...TEST_PATHS, '--config', configFile];
+  const child = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env: { ...process.env, RELIABILITY_RESULTS_FILE: resultsFile } });
+  if (child.error !== undefined) throw new Error(`Could not start vitest: ${child.error.message}`);
+  if (!existsSync(vitestJson)) throw new Error(`vitest exited with ${child.status} and wrote no JSON report; see its output above`);
+
+  const vitest = JSON.parse(readFileSync(vitestJson, 'utf8'));
+  const results = readFileSync(resultsFile, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line));
+  return { vitest, results, command };
+}
+
+/** Builds the source of a vitest config that extends the repository's with the default reporter and a JSON report at `outputFile`. */
+function reportConfig(outputFile) {
+  const base = JSON.stringify(pathToFileURL(path.join(root, 'vitest.config.ts')).href);
+  return [
+    `import base from ${base};`,
+    '',
+    'export default {',
+    '  ...base,',
+    `  root: ${JSON.stringify(root)},`,
+    `  test: { ...base.test, reporters: ['default', ['json', { outputFile: ${JSON.stringify(outputFile)} }]] },`,
+    '};',
+    '',
+  ].join('\n');
+}
+
+/** Commit of the checkout and whether code or tests differ from it. */
+function describeCheckout() {
+  const git = (...args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+  const commit = git('rev-parse', '--short', 'HEAD').stdout.trim() || 'unknown';
+  const changed = git('status', '--porcelain', '--', ...CODE_PATHS)
+    .stdout.split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => line.slice(3));
+  return { commit, changed };
+}
+
+// Rendering.
+
+function renderReport({ vitest, results, command, commit, changed, date }) {
+  const tests = indexTests(vitest);
+  const lines = [
+    '# Reliability report',
+    '',
+    '<!-- Generated by scripts/reliability-report.mjs from one test run. Do not edit: run `npm run reliability-report`. -->',
+    '',
+    `Generated on ${date} by \`npm run reliability-report\`, which builds dist/ and runs \`${command}\`.`,
+    `Code: commit \`${commit}\`${changed.length === 0 ? '' : `, with uncommitted changes to ${changed.map((file) => `\`${file}\``).join(', ')}`}. Node.js ${process.version}.`,
+    '',
+    `Result: ${vitest.numPassedTests} of ${vitest.numTotalTests} tests passed${vitest.numFailedTests > 0 ? `, **${vitest.numFailedTests} failed**` : ''}.`,
+    '',
+    ...renderFaultMatrix(results, tests),
+    ...renderTestList('Further copy faults', COPY_FAULTS_FILE, tests),
+    ...renderBadInput(tests),
+    ...renderTestList('Duplicate scenarios', DUPLICATES_FILE, tests),
+    ...renderSecrets(results, tests),
+  ];
+  return `${lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+}
+
+/** Maps each test file (relative path) to its tests, each with its full name and status. */
+function indexTests(vitest) {
+  const byFile = new Map();
+  for (const file of vitest.testResults) {
+    const relative = path.relative(root, file.name).split(path.sep).join('/');
+    byFile.set(relative, {
+      status: file.status,
+      message: file.message,
+      tests: file.assertionResults.map((test) => ({
+        // The name the tests record with their results: vitest's `fullTestName`.
+        name: [...test.ancestorTitles, test.title].join(' > '),
+        path: [...test.ancestorTitles, test.title],
+        status: describeStatus(test),
+      })),
+    });
+  }
+  return byFile;
+}
+
+/**
+ * Status of one test for the report. A test that records a known bug in `meta.knownBug` is marked `it.fails`,
+ * so vitest reports it as passed while the bug is there.
+ */
+function describeStatus(test) {
+  const knownBug = test.meta?.knownBug;
+  if (knownBug === undefined) return test.status;
+  return test.status === 'passed' ? `**fails as expected, known bug:** ${knownBug}` : `${test.status} (marked as a known bug: ${knownBug})`;
+}
+
+function statusOf(tests, file, name) {
+  return tests.get(file)?.tests.find((test) => test.name === name)?.status ?? 'not run';
+}
+
+/** Returns the first JSDoc block of a test file as plain text, or undefined when the file has none. */
+function fileDescription(file) {
+  const source = readFileSync(path.join(root, file), 'utf8');
+  const block = /^\s*\/\*\*([\s\S]*?)\*\//.exec(source)?.[1];
+  if (block === undefined) return undefined;
+  return block
+    .split('\n')
+    .map((line) => line.replace(/^\s*\* ?/, '').trimEnd())
+    .join('\n')
+    .trim()
+    .replace(/([^\n])\n(?!\n)/g, '$1 ');
+}
+
+function renderFaultMatrix(results, tests) {
+  const cells = results.filter((result) => result.kind === 'fault-cell');
+  const leftOut = results.filter((result) => result.kind === 'left-out');
+  const checkNames = (expected) => [...new Set(cells.filter((cell) => cell.expected === expected).flatMap((cell) => Object.keys(cell.checks)))];
+  const listed = (names) => names.map((name) => `*${name}*`).join(', ');
+  const lines = [
+    '## Fault matrix',
+    '',
+    `From \`${FAULT_MATRIX_FILE}\`. ${fileDescription(FAULT_MATRIX_FILE) ?? ''}`,
+    '',
+    'Checks of each cell:',
+    '',
+    `- a cell that must copy: ${listed(checkNames('copied'))}`,
+    `- a cell that must stay due: ${listed(checkNames('due'))}`,
+    '',
+    '| Component | Fault | Variant | Export | Outcome | Checks | Test |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const cell of cells) {
+    const failed = Object.entries(cell.checks).filter(([, held]) => !held).map(([name]) => name);
+    const total = Object.keys(cell.checks).length;
+    const checks = failed.length === 0 ? `all ${total} held` : `**${failed.length} of ${total} failed:** ${failed.join(', ')}`;
+    const outcome = cell.outcome === 'copied' ? 'copied' : `${cell.outcome}${cell.reason ? ` (${cell.reason})` : ''}, stays due`;
+    lines.push(row([cell.component, cell.fault, cell.variant, cell.exportType, outcome, checks, statusOf(tests, FAULT_MATRIX_FILE, cell.test)]));
+  }
+
+  const recorded = new Set(cells.map((cell) => cell.test));
+  const fileTests = tests.get(FAULT_MATRIX_FILE)?.tests ?? [];
+  const unrecorded = fileTests.filter((test) => test.path[0] === FAULT_MATRIX_DESCRIBE && !recorded.has(test.name));
+  if (unrecorded.length > 0) {
+    lines.push('', 'Cells that recorded no result (the test failed before its checks):', '');
+    for (const test of unrecorded) lines.push(`- ${test.name}: ${test.status}`);
+  }
+  const related = fileTests.filter((test) => test.path[0] !== FAULT_MATRIX_DESCRIBE);
+  if (related.length > 0) {
+    lines.push('', 'Other tests of the same file:', '');
+    for (const test of related) lines.push(`- ${test.path.join(' › ')}: ${test.status}`);
+  }
+  if (leftOut.length > 0) {
+    lines.push('', 'Left out of the matrix:', '');
+    for (const entry of leftOut) lines.push(`- ${entry.component}, ${entry.fault}: ${entry.reason}.`);
+  }
+  lines.push('');
+  return lines;
+}
+
+function renderTestList(title, file, tests) {
+  const description = fileDescription(file);
+  const lines = [`## ${title}`, '', `From \`${file}\`.${description ? ` ${description}` : ''}`, ''];
+  lines.push(...testLines(tests.get(file)), '');
+  return lines;
+}
+
+function renderBadInput(tests) {
+  const files = [...tests.keys()].filter((file) => file.startsWith(`${PROPERTY_FOLDER}/`)).sort();
+  const lines = ['## Bad-input classes', '', `From the property tests in \`${PROPERTY_FOLDER}/\`, which generate inputs with fast-check.`, ''];
+  for (const file of files) {
+    lines.push(`### \`${path.posix.basename(file)}\``, '', fileDescription(file) ?? '', '', ...testLines(tests.get(file)), '');
+  }
+  return lines;
+}
+
+function testLines(file) {
+  if (file === undefined) return ['- not run'];
+  const lines = file.tests.map((test) => `- ${test.path.join(' › ')}: ${test.status}`);
+  if (file.status === 'failed' && file.tests.length === 0) lines.push(`- the file failed to run: ${firstLine(file.message)}`);
+  return lines;
+}
+
+function renderSecrets(results, tests) {
+  const flows = results.filter((result) => result.kind === 'secrets');
+  const lines = ['## Secrets in output', '', `From \`${SECRETS_FILE}\`. ${fileDescription(SECRETS_FILE) ?? ''}`, ''];
+  lines.push('| Flow | Bytes searched | Secret values searched | Leaks | Test |', '|---|---|---|---|---|');
+  for (const flow of flows) {
+    const searched = Object.entries(flow.secretsByKind).map(([kind, count]) => `${kind} (${count})`).join(', ');
+    const leaks = flow.leaks.length === 0 ? 'none' : `**${flow.leaks.join('; ')}**`;
+    lines.push(row([flow.flow, String(flow.bytesSearched), searched, leaks, statusOf(tests, SECRETS_FILE, flow.test)]));
+  }
+  if (flows.length === 0) lines.push(row(['no flow recorded a result', '', '', '', tests.get(SECRETS_FILE)?.status ?? 'not run']));
+  lines.push('');
+  return lines;
+}
+
+function row(cells) {
+  return `| ${cells.map((cell) => String(cell).replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' | ')} |`;
+}
+
+function firstLine(text) {
+  return String(text ?? '').split('\n')[0];
+}
