@@ -1,7 +1,7 @@
 import { loadConfig, type Config } from './config';
 import { resolveCredentials, type Credentials } from './credentials';
 import type { FcContext } from './fc-types';
-import { createWorkerDispatcher, type WorkerDispatcher } from './dispatch';
+import type { WorkerDispatcher } from './dispatch';
 import { createImsClient, type ImsClient } from './ims';
 import { Ledger } from './ledger';
 import { createLogger, type Logger } from './log';
@@ -46,16 +46,31 @@ export function startInvocation(context: FcContext, functionName: string): Invoc
     ims: createImsClient(config, credentials, logger),
     bucket,
     ledger: new Ledger(bucket, config.statePrefix),
-    dispatcher:
-      config.workerFunction === undefined
-        ? undefined
-        : createWorkerDispatcher({
-            functionName: config.workerFunction,
-            accountId: context.accountId,
-            region: context.region || config.imsRegion,
-            credentials,
-            ...(config.fcEndpoint === undefined ? {} : { endpoint: config.fcEndpoint }),
-          }),
+    dispatcher: config.workerFunction === undefined ? undefined : lazyDispatcher(config, context, credentials, config.workerFunction),
+  };
+}
+
+/**
+ * A dispatcher that loads `@alicloud/fc2` on its first hand-off. The worker never hands off, so its cold
+ * start does not pay for loading fc2 and its dependencies.
+ */
+function lazyDispatcher(config: Config, context: FcContext, credentials: Credentials, functionName: string): WorkerDispatcher {
+  let dispatcher: Promise<WorkerDispatcher> | undefined;
+  const load = async (): Promise<WorkerDispatcher> => {
+    const { createWorkerDispatcher } = await import('./dispatch');
+    return createWorkerDispatcher({
+      functionName,
+      accountId: context.accountId,
+      region: context.region || config.imsRegion,
+      credentials,
+      ...(config.fcEndpoint === undefined ? {} : { endpoint: config.fcEndpoint }),
+    });
+  };
+  return {
+    dispatch: async (jobId) => {
+      dispatcher ??= load();
+      return (await dispatcher).dispatch(jobId);
+    },
   };
 }
 
