@@ -152,7 +152,7 @@ export class OssBucket {
           return await send();
         } catch (error) {
           if ('notFound' in options && isNotFound(error)) return options.notFound as F;
-          const ossError = toOssError(operation, key, error);
+          const ossError = error instanceof OssError ? error : toOssError(operation, key, error);
           if (!ossError.retryable && this.#credentialsRenewed(ossError, generation)) {
             throw new OssError(ossError.message, ossError, { cause: error, retryable: true });
           }

@@ -1,4 +1,5 @@
-import { Crc64 } from './crc64';
+import { Readable } from 'node:stream';
+import { combineCrc64, Crc64 } from './crc64';
 import { OssError, SourceError, SourceErrorReason, SyncError } from './errors';
 import type { Logger } from './log';
 import { writeHeaders, type OssBucket, type WriteOptions, type WrittenObject } from './oss';
@@ -66,43 +67,67 @@ export async function uploadStream(
 ): Promise<WrittenObject> {
   const partSize = choosePartSize(options.partSize, options.expectedSize);
   const upload = new MultipartWriter(bucket, key, options);
-  const crc = new Crc64();
+  let checksum = '0';
   let bytesRead = 0;
-  let pending = Buffer.allocUnsafe(partSize);
-  let pendingLength = 0;
+  let part = new PartBody();
 
   try {
     for await (const chunk of readSource(source, key)) {
       checkDeadline(options.deadlineMs, key, bytesRead);
-      crc.update(chunk);
       bytesRead += chunk.length;
       checkNotLonger(bytesRead, options.expectedSize, key);
       options.onProgress?.(bytesRead);
 
+      // Parts hold the source's chunks as they came (split only at a part boundary), so no byte is copied.
       for (let offset = 0; offset < chunk.length; ) {
-        const copied = chunk.copy(pending, pendingLength, offset);
-        offset += copied;
-        pendingLength += copied;
-        if (pendingLength === partSize) {
-          await upload.addPart(pending);
-          pending = Buffer.allocUnsafe(partSize);
-          pendingLength = 0;
+        const take = Math.min(partSize - part.length, chunk.length - offset);
+        part.add(take === chunk.length ? chunk : chunk.subarray(offset, offset + take));
+        offset += take;
+        if (part.length === partSize) {
+          checksum = combineCrc64(checksum, part.crc64, part.length);
+          await upload.addPart(part);
+          part = new PartBody();
         }
       }
     }
 
-    const checksum = crc.digest();
+    checksum = combineCrc64(checksum, part.crc64, part.length);
     checkSourceIntegrity(key, bytesRead, checksum, options);
-    const tail = pending.subarray(0, pendingLength);
-    if (!upload.started) return await putWhole(bucket, key, tail, checksum, options);
+    if (!upload.started) return await putWhole(bucket, key, part.toBuffer(), checksum, options);
 
-    if (tail.length > 0) await upload.addPart(tail);
+    if (part.length > 0) await upload.addPart(part);
     const etag = await upload.complete();
     await checkDestination(bucket, key, checksum, options.logger);
     return { key, size: bytesRead, etag, crc64: checksum, contentType: options.contentType };
   } catch (error) {
     await upload.abort(error);
     throw error;
+  }
+}
+
+/** The bytes of one part as a list of chunks, with their CRC-64 computed as they are added. */
+export class PartBody {
+  readonly chunks: Buffer[] = [];
+  length = 0;
+  readonly #crc = new Crc64();
+
+  add(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    this.#crc.update(chunk);
+  }
+
+  get crc64(): string {
+    return this.#crc.digest();
+  }
+
+  /** A fresh stream over the chunks, for each attempt to send the part. */
+  toStream(): Readable {
+    return Readable.from(this.chunks, { objectMode: false });
+  }
+
+  toBuffer(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
   }
 }
 
@@ -204,7 +229,7 @@ export class MultipartWriter {
   }
 
   /** Queues one part, waiting while `queueSize` parts are in flight. `body` must not be changed afterwards. */
-  async addPart(body: Buffer): Promise<void> {
+  async addPart(body: PartBody): Promise<void> {
     await this.addTask((uploadId, partNumber) => this.#uploadPart(uploadId, partNumber, body));
   }
 
@@ -274,12 +299,21 @@ export class MultipartWriter {
     return result.uploadId;
   }
 
-  async #uploadPart(uploadId: string, partNumber: number, body: Buffer): Promise<string> {
+  async #uploadPart(uploadId: string, partNumber: number, body: PartBody): Promise<string> {
     const timeout = Math.max(60_000, Math.ceil(body.length / (256 * 1024)) * 1_000);
+    const expectedCrc64 = body.crc64;
     const result = await this.#bucket.request(
       `UploadPart ${partNumber}`,
       this.#key,
-      () => this.#bucket.client.uploadPart(this.#key, uploadId, partNumber, body, 0, body.length, { timeout } as never),
+      async () => {
+        const sent = await this.#bucket.client.uploadPart(this.#key, uploadId, partNumber, body.toStream(), 0, body.length, { timeout } as never);
+        // OSS returns the CRC-64 of the bytes it stored; a part damaged on the way is sent again on its own.
+        const stored = (sent.res.headers as Record<string, string | undefined>)['x-oss-hash-crc64ecma'];
+        if (stored !== undefined && stored !== expectedCrc64) {
+          throw new OssError(`OSS stored part ${partNumber} of "${this.#key}" with CRC-64 ${stored}, expected ${expectedCrc64}`, { key: this.#key, code: CRC64_MISMATCH }, { retryable: true });
+        }
+        return sent;
+      },
       this.#requestOptions(),
     );
     return String(result.etag ?? (result.res.headers as Record<string, string>).etag ?? '');
