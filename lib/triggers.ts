@@ -58,7 +58,9 @@ export async function settleOutcome(ledger: Ledger, outcome: SyncOutcome, option
     return;
   }
   const record = await ledger.register(outcome.jobId, { registeredBy: options.registeredBy, dueAtMs: Date.now() + ledger.backoffMs(1) });
-  if (record.lastOutcome === undefined) await ledger.reschedule(record, { ...details, dueAtMs: record.dueAtMs, countAttempt: true });
+  // Records this run's outcome but keeps the due time the timer chose; an attempt is counted only if the
+  // timer has not counted it already.
+  await ledger.reschedule(record, { ...details, dueAtMs: record.dueAtMs, countAttempt: record.lastOutcome === undefined });
 }
 
 export type AcceptResult =

@@ -526,11 +526,7 @@ declare module 'vitest' {
 }
 
 describe('fault matrix after a timer dispatch', () => {
-  // NOTE: `it.fails` because the worker does not yet record the error of a run that the timer dispatched:
-  // settleOutcome finds the record that the poller left with lastOutcome "dispatched" and leaves it as it
-  // is. Turn this into `it` once settleOutcome records the outcome of every unfinished run.
-  it.fails('records the error of a dispatched run', async ({ task }) => {
-    task.meta.knownBug = 'the worker leaves lastOutcome "dispatched" in the ledger record that the timer wrote, so the error of its run is not recorded';
+  it('records the error of a dispatched run', async () => {
     const job = createJob('AdobePremierePro', 1024 * 1024);
     cloud.fc.register(
       WORKER_FUNCTION,
