@@ -97,6 +97,18 @@ describe('uploadStream', () => {
     expect(oss.listOpenMultipartUploads(BUCKET)).toEqual([]);
   });
 
+  it('resends a part stored with a wrong CRC-64', async () => {
+    const data = randomBytes(3 * MIN_PART_SIZE);
+    const before = partRequests(2);
+    oss.faults.add({ kind: 'corrupt' }, { match: (request) => request.operation === 'UploadPart' && request.query.get('partNumber') === '2' });
+
+    const written = await uploadStream(bucket, 'part-crc.zip', chunksOf(data), options());
+
+    expect(partRequests(2) - before).toBe(2);
+    expect(written.crc64).toBe(crc64(data));
+    expect(oss.getObjectDirect(BUCKET, 'part-crc.zip')?.body.equals(data)).toBe(true);
+  });
+
   it('aborts when a part keeps failing', async () => {
     const data = randomBytes(4 * MIN_PART_SIZE);
     oss.faults.add({ kind: 'error', status: 500 }, { times: 10, match: (request) => request.operation === 'UploadPart' && request.query.get('partNumber') === '3' });
