@@ -149,6 +149,40 @@ export class OssStore {
     if (previous !== undefined) await this.bodies.release(previous.body);
   }
 
+  /**
+   * Makes `parts` of `upload`, in this order, the body of a new object and ends the upload. The object takes
+   * over the parts' bodies without copying bytes, and the upload's other parts are released. The caller must
+   * pick `parts` from `upload.parts` without awaiting anything before this call, so that no UploadPart can
+   * replace them in between.
+   *
+   * Fails with NoSuchUpload when the upload was completed or aborted meanwhile. With `forbidOverwrite`, an
+   * existing object makes this fail with FileAlreadyExists and leaves the upload open with all its parts.
+   * Checks and swaps happen in one synchronous step.
+   */
+  async completeUpload(
+    bucket: BucketState,
+    upload: UploadRecord,
+    parts: readonly PartRecord[],
+    fields: Omit<ObjectRecord, 'key' | 'body' | 'size'>,
+    forbidOverwrite: boolean,
+  ): Promise<ObjectRecord> {
+    if (bucket.uploads.get(upload.uploadId) !== upload) throw ossErrors.noSuchUpload(upload.uploadId);
+    const previous = bucket.objects.get(upload.key);
+    if (forbidOverwrite && previous !== undefined) throw ossErrors.fileAlreadyExists(upload.key);
+
+    const body = this.bodies.concatenate(parts.map((part) => part.body));
+    const record: ObjectRecord = { ...fields, key: upload.key, body, size: body.size };
+    bucket.objects.set(record.key, record);
+    bucket.uploads.delete(upload.uploadId);
+
+    const committedParts = new Set(parts);
+    const unused = [...upload.parts.values()].filter((part) => !committedParts.has(part));
+    upload.parts.clear();
+    if (previous !== undefined) await this.bodies.release(previous.body);
+    for (const part of unused) await this.bodies.release(part.body);
+    return record;
+  }
+
   /** Removes an upload and releases all its parts. */
   async endUpload(bucket: BucketState, upload: UploadRecord): Promise<void> {
     bucket.uploads.delete(upload.uploadId);

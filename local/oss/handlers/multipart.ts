@@ -4,9 +4,9 @@ import { MIN_PART_BYTES, ossErrors } from '../errors';
 import { receiveBody } from '../ingest';
 import { emptyReply, xmlReply } from '../reply';
 import { headerText } from '../sign-v1';
-import { compareKeys, type ObjectRecord, type PartRecord, type UploadRecord } from '../store';
+import { compareKeys, type PartRecord, type UploadRecord } from '../store';
 import { queryValue } from '../target';
-import { parseCompleteMultipartUpload, xmlDocument, type XmlNode } from '../xml';
+import { parseCompleteMultipartUpload, xmlDocument, type CompletePart, type XmlNode } from '../xml';
 import {
   MAX_SINGLE_UPLOAD_BYTES,
   checkContentMd5,
@@ -97,25 +97,30 @@ export const uploadPartCopy: OperationHandler = async (context) => {
 export const completeMultipartUpload: OperationHandler = async (context) => {
   const { request, target, bucket, store } = context;
   const forbidOverwrite = forbidOverwriteOf(request.headers);
-  const upload = store.requireUpload(bucket, target.key, queryValue(target, 'uploadId') ?? '');
-  const parts = await selectParts(context, upload);
+  const uploadId = queryValue(target, 'uploadId') ?? '';
+  store.requireUpload(bucket, target.key, uploadId);
+  const requested = await requestedParts(context);
 
-  const body = await concatenateParts(context, parts);
-  const record: ObjectRecord = {
-    key: upload.key,
-    body,
-    size: body.size,
-    etag: multipartEtag(parts),
-    contentMd5: undefined,
-    crc64: parts.reduce((crc, part) => combineCrc64(crc, part.crc64, part.size), '0'),
-    contentType: upload.contentType,
-    meta: upload.meta,
-    lastModified: new Date(),
-    type: 'Multipart',
-  };
+  // The upload may have ended, or parts may have been replaced, while the request body arrived. From here on
+  // nothing is awaited until the store has made the object, so the parts checked are the parts committed.
+  const upload = store.requireUpload(bucket, target.key, uploadId);
+  const parts = selectParts(upload, requested);
   // A failed commit (FileAlreadyExists) leaves the upload open, so the client can still abort it.
-  await store.commitObject(bucket, record, forbidOverwrite);
-  await store.endUpload(bucket, upload);
+  const record = await store.completeUpload(
+    bucket,
+    upload,
+    parts,
+    {
+      etag: multipartEtag(parts),
+      contentMd5: undefined,
+      crc64: parts.reduce((crc, part) => combineCrc64(crc, part.crc64, part.size), '0'),
+      contentType: upload.contentType,
+      meta: upload.meta,
+      lastModified: new Date(),
+      type: 'Multipart',
+    },
+    forbidOverwrite,
+  );
 
   const result = xmlDocument('CompleteMultipartUploadResult', [
     ['Location', `http://${target.host}/${encodeURIComponent(record.key)}`],
@@ -222,20 +227,28 @@ function requirePartTarget(context: OperationContext): { upload: UploadRecord; p
 }
 
 /**
- * Picks the parts named by the request body, or every uploaded part with `x-oss-complete-all: yes`, and applies
- * OSS's rules: ascending part numbers, known parts with matching ETags, and every part but the last at least
- * 100 KiB.
+ * Reads the parts that CompleteMultipartUpload names in its XML body, or returns `'all'` for
+ * `x-oss-complete-all: yes`, which completes with every uploaded part and sends no body.
  */
-async function selectParts(context: OperationContext, upload: UploadRecord): Promise<PartRecord[]> {
-  if (headerText(context.request.headers, 'x-oss-complete-all').toLowerCase() === 'yes') {
+async function requestedParts(context: OperationContext): Promise<CompletePart[] | 'all'> {
+  if (headerText(context.request.headers, 'x-oss-complete-all').toLowerCase() === 'yes') return 'all';
+
+  const requested = parseCompleteMultipartUpload((await readSmallBody(context)).toString('utf8'));
+  if (requested === undefined || requested.length === 0) throw ossErrors.malformedXml();
+  return requested;
+}
+
+/**
+ * Picks the requested parts of `upload` and applies OSS's rules: ascending part numbers, known parts with
+ * matching ETags, and every part but the last at least 100 KiB.
+ */
+function selectParts(upload: UploadRecord, requested: CompletePart[] | 'all'): PartRecord[] {
+  if (requested === 'all') {
     const all = [...upload.parts.values()].sort((a, b) => a.partNumber - b.partNumber);
     if (all.length === 0) throw ossErrors.malformedXml();
     checkPartSizes(all);
     return all;
   }
-
-  const requested = parseCompleteMultipartUpload((await readSmallBody(context)).toString('utf8'));
-  if (requested === undefined || requested.length === 0) throw ossErrors.malformedXml();
 
   const parts: PartRecord[] = [];
   for (const [index, { partNumber, etag }] of requested.entries()) {
@@ -256,20 +269,6 @@ function checkPartSizes(parts: PartRecord[]): void {
 
 function normalizeEtag(etag: string): string {
   return etag.replace(/^"|"$/g, '').toUpperCase();
-}
-
-async function concatenateParts(context: OperationContext, parts: PartRecord[]) {
-  const bodies = context.store.bodies;
-  const writer = await bodies.createWriter();
-  try {
-    for (const part of parts) {
-      for await (const chunk of bodies.read(part.body)) await writer.write(chunk);
-    }
-    return await writer.complete();
-  } catch (error) {
-    await writer.discard();
-    throw error;
-  }
 }
 
 /** `<upper-case hex MD5 of the parts' binary MD5s>-<part count>`, the form S3 uses and OSS appears to share. */
