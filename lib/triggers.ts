@@ -5,7 +5,7 @@ import { Ledger, type DueEntry, type LedgerRecord } from './ledger';
 import type { Logger } from './log';
 import { ManifestResult, buildManifest, manifestKey, writeManifest } from './manifest';
 import type { OssBucket } from './oss';
-import { syncExportJob, type ExportJobReader, type SyncOutcome } from './sync';
+import { syncExportJob, type ExportJobReader, type SyncDependencies, type SyncOutcome } from './sync';
 
 /** Hands a job to the worker function (asynchronous FC invocation). */
 export interface WorkerDispatcher {
@@ -13,13 +13,15 @@ export interface WorkerDispatcher {
 }
 
 export interface TriggerDependencies {
-  config: Pick<Config, 'outputPrefix' | 'sourceHosts' | 'statePrefix' | 'jobMaxAgeHours'>;
+  config: SyncDependencies['config'] & Pick<Config, 'statePrefix' | 'jobMaxAgeHours'>;
   ims: ExportJobReader;
   bucket: OssBucket;
   ledger: Ledger;
   logger: Logger;
   /** Set when WORKER_FUNCTION is set; without it jobs are synced inline. */
   dispatcher?: WorkerDispatcher;
+  /** Epoch milliseconds by which an inline sync must end; a copy that cannot finish by then is not started. */
+  deadlineMs?: number;
 }
 
 /** True when the outcome ends the job: nothing is left for the ledger to retry. */
@@ -151,7 +153,7 @@ export async function runTick(deps: TriggerDependencies, options: TickOptions): 
           deferred += 1;
           continue;
         }
-        results.push(await workDueJob(entry, deps));
+        results.push(await workDueJob(entry, { ...deps, deadlineMs: options.deadlineMs }));
       }
     }
   };

@@ -14,6 +14,7 @@ import { startInvocation, type Invocation } from '../../lib/runtime';
 import { acceptJob } from '../../lib/triggers';
 
 export async function handler(event: Buffer, context: FcContext): Promise<FcHttpResponse> {
+  const startedAtMs = Date.now();
   const logger = createLogger('info', { function: 'callback', request_id: context.requestId });
 
   let invocation: Invocation;
@@ -35,7 +36,8 @@ export async function handler(event: Buffer, context: FcContext): Promise<FcHttp
   }
 
   try {
-    const result = await acceptJob(jobId, { ...invocation, logger: invocation.logger });
+    const timeoutMs = (context.function?.timeout ?? 30) * 1000;
+    const result = await acceptJob(jobId, { ...invocation, deadlineMs: startedAtMs + timeoutMs - Math.min(5_000, timeoutMs / 2) });
     invocation.logger.info('Callback accepted', { job_id: jobId, mode: result.mode });
     return jsonResponse(200, { accepted: true, ...result });
   } catch (error) {
