@@ -66,9 +66,41 @@ const prefix = (example: string): Setting<string> => ({
   expected: `an object key prefix ending in "/", such as "${example}"`,
 });
 
-const positiveNumber = (example: number): Setting<number> => ({
-  schema: z.coerce.number().positive().finite(),
-  expected: `a positive number, such as ${example}`,
+/**
+ * A decimal number such as `300`, `2.5` or `-1`, the sign kept so that a negative value is reported as out of range.
+ * Exponents, hex prefixes, digit separators, a plus sign and a bare dot are rejected.
+ */
+const DECIMAL_NUMBER = /^-?\d+(\.\d+)?$/;
+
+interface NumberRange {
+  /** Lowest valid value, itself valid unless `minExclusive` is set. */
+  min: number;
+  minExclusive?: boolean;
+  max: number;
+  /** Unit named in the error message, such as "seconds". */
+  unit: string;
+  example: number;
+}
+
+/** Builds a number setting that accepts only decimals within a range, so that a typo such as `1e12` cannot reach a timer. */
+const boundedNumber = ({ min, minExclusive = false, max, unit, example }: NumberRange): Setting<number> => ({
+  schema: z.string().transform((text, context) => {
+    if (!DECIMAL_NUMBER.test(text)) {
+      context.addIssue({ code: 'custom', message: 'is not a plain decimal number' });
+      return z.NEVER;
+    }
+    const value = Number(text);
+    if (minExclusive ? value <= min : value < min) {
+      context.addIssue({ code: 'custom', message: minExclusive ? `is not greater than ${min}` : `is less than ${min}` });
+      return z.NEVER;
+    }
+    if (value > max) {
+      context.addIssue({ code: 'custom', message: `is greater than ${max}` });
+      return z.NEVER;
+    }
+    return value;
+  }),
+  expected: `a decimal number of ${unit} ${minExclusive ? `greater than ${min} and at most ${max}` : `from ${min} to ${max}`}, such as ${example}`,
 });
 
 const SETTINGS = {
@@ -101,7 +133,7 @@ const SETTINGS = {
     expected: 'a random secret of at least 16 characters',
   },
   CALLBACK_AUTH: { schema: z.enum(['on', 'off']), expected: '"off" to accept unauthenticated callbacks, or "on"' },
-  CALLBACK_MAX_SKEW_SECONDS: positiveNumber(300),
+  CALLBACK_MAX_SKEW_SECONDS: boundedNumber({ min: 1, max: 86_400, unit: 'seconds', example: 300 }),
   WORKER_FUNCTION: { schema: z.string().regex(FUNCTION_NAME, 'is not a function name'), expected: 'the worker function name' },
   FC_ENDPOINT: { schema: endpointSchema(), expected: 'a host, or a URL with scheme and port' },
   SOURCE_HOSTS: {
@@ -112,9 +144,9 @@ const SETTINGS = {
       .refine((hosts) => hosts.every((host) => HOST_PATTERN.test(host)), 'contains an entry that is not a host name or *.domain pattern'),
     expected: 'comma-separated host names, "*." for any subdomain, such as *.aliyuncs.com',
   },
-  JOB_MAX_AGE_HOURS: positiveNumber(72),
-  JOB_LEASE_SECONDS: positiveNumber(300),
-  IMS_TIMEOUT_SECONDS: positiveNumber(10),
+  JOB_MAX_AGE_HOURS: boundedNumber({ min: 0, minExclusive: true, max: 8_760, unit: 'hours', example: 72 }),
+  JOB_LEASE_SECONDS: boundedNumber({ min: 1, max: 3_600, unit: 'seconds', example: 300 }),
+  IMS_TIMEOUT_SECONDS: boundedNumber({ min: 1, max: 300, unit: 'seconds', example: 10 }),
   LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']), expected: 'one of debug, info, warn, error' },
 } satisfies Record<string, Setting<unknown>>;
 

@@ -79,13 +79,13 @@ const PLAUSIBLE: Record<Variable, fc.Arbitrary<string>> = {
   CALLBACK_URL: fc.constantFrom('https://example.com/callback', 'http://example.com/cb?x=1', 'ftp://example.com/', 'example.com/cb', 'https://', 'javascript:alert(1)'),
   CALLBACK_TOKEN: fc.constant('<secret>'),
   CALLBACK_AUTH: fc.constantFrom('on', 'off', 'OFF', 'yes', 'false'),
-  CALLBACK_MAX_SKEW_SECONDS: fc.oneof(fc.integer({ min: -10, max: 100_000 }).map(String), fc.constantFrom('0x10', '1e3', '1e400', 'NaN', ' 300 ', '3.5')),
+  CALLBACK_MAX_SKEW_SECONDS: fc.oneof(fc.integer({ min: -10, max: 100_000 }).map(String), fc.constantFrom('0x10', '1e3', '1e400', 'NaN', ' 300 ', '3.5', '86400', '86401')),
   WORKER_FUNCTION: fc.oneof(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/), fc.constantFrom('1worker', 'worker$', 'a'.repeat(129))),
   FC_ENDPOINT: fc.constantFrom('http://127.0.0.1:9002', '1234567890.cn-shanghai.fc.aliyuncs.com', 'https://a:b@h', 'https://h/p?q'),
   SOURCE_HOSTS: fc.constantFrom('*.aliyuncs.com', '127.0.0.1', 'localhost, *.aliyuncs.com', ',', '*.', '**.a.com', 'https://evil.example', 'a..b', 'ALIYUNCS.COM'),
-  JOB_MAX_AGE_HOURS: fc.oneof(fc.integer({ min: -10, max: 1_000 }).map(String), fc.constantFrom('1.5', 'forever', '')),
-  JOB_LEASE_SECONDS: fc.oneof(fc.integer({ min: -10, max: 3_600 }).map(String), fc.constantFrom('0.5', 'long', '')),
-  IMS_TIMEOUT_SECONDS: fc.oneof(fc.integer({ min: -1, max: 60 }).map(String), fc.constantFrom('2.5', 'slow', '')),
+  JOB_MAX_AGE_HOURS: fc.oneof(fc.integer({ min: -10, max: 10_000 }).map(String), fc.constantFrom('1.5', '0.001', '8760', '8761', 'forever', '1e2', '')),
+  JOB_LEASE_SECONDS: fc.oneof(fc.integer({ min: -10, max: 5_000 }).map(String), fc.constantFrom('0.5', '0.001', '99999999999', '0x10', 'long', '')),
+  IMS_TIMEOUT_SECONDS: fc.oneof(fc.integer({ min: -1, max: 400 }).map(String), fc.constantFrom('2.5', '1e12', '0x10', '300', '301', 'slow', '')),
   LOG_LEVEL: fc.constantFrom('debug', 'info', 'warn', 'error', 'INFO', 'verbose', 'trace'),
   FC_REGION: fc.constantFrom('cn-shanghai', 'cn-hangzhou', 'Shanghai', 'cn shanghai', '[', 'a/b', 'cn-shanghai.evil.example'),
   ALIBABA_CLOUD_REGION: fc.constantFrom('cn-beijing', 'x', ''),
@@ -198,10 +198,14 @@ describe('loadConfig', () => {
         expect(config.imsEndpoint.host).not.toBe('');
         expect(config.statePrefix).not.toBe(config.outputPrefix);
         expect(config.sourceHosts.length).toBeGreaterThan(0);
-        expect(Number.isFinite(config.callbackMaxSkewSeconds)).toBe(true);
-        expect(config.callbackMaxSkewSeconds).toBeGreaterThan(0);
-        expect(Number.isFinite(config.jobMaxAgeHours)).toBe(true);
+        expect(config.callbackMaxSkewSeconds).toBeGreaterThanOrEqual(1);
+        expect(config.callbackMaxSkewSeconds).toBeLessThanOrEqual(86_400);
         expect(config.jobMaxAgeHours).toBeGreaterThan(0);
+        expect(config.jobMaxAgeHours).toBeLessThanOrEqual(8_760);
+        expect(config.jobLeaseSeconds).toBeGreaterThanOrEqual(1);
+        expect(config.jobLeaseSeconds).toBeLessThanOrEqual(3_600);
+        expect(config.imsTimeoutSeconds).toBeGreaterThanOrEqual(1);
+        expect(config.imsTimeoutSeconds).toBeLessThanOrEqual(300);
         if (config.callbackAuthKeys.length > 0) expect(config.callbackUrl).toBeDefined();
       }),
       { numRuns: 300 },
@@ -222,13 +226,13 @@ const INVALID: Partial<Record<Variable, fc.Arbitrary<string>>> = {
   CALLBACK_URL: fc.constantFrom('ftp://example.com/', 'example.com/cb', 'https://', 'javascript:alert(1)'),
   CALLBACK_TOKEN: fc.stringMatching(/^[!-~]{1,15}$/).filter((text) => text.trim() === text),
   CALLBACK_AUTH: fc.constantFrom('OFF', 'yes', 'false', 'disabled'),
-  CALLBACK_MAX_SKEW_SECONDS: fc.constantFrom('0', '-1', 'NaN', '1e400', 'abc', 'Infinity'),
+  CALLBACK_MAX_SKEW_SECONDS: fc.constantFrom('0', '-1', 'NaN', '1e400', 'abc', 'Infinity', '1e3', '0x10', '86401', '.5'),
   WORKER_FUNCTION: fc.constantFrom('1worker', 'worker$', 'a'.repeat(129), 'acs:fc:worker'),
   FC_ENDPOINT: fc.constantFrom('https://a:b@h', 'https://h/p', 'ftp://h'),
   SOURCE_HOSTS: fc.constantFrom(',', '*.', '**.a.com', 'https://evil.example', 'a..b', 'evil.example/x', 'user@evil.example', 'a b'),
-  JOB_MAX_AGE_HOURS: fc.constantFrom('0', '-5', 'forever', 'Infinity'),
-  JOB_LEASE_SECONDS: fc.constantFrom('0', '-1', 'long', 'Infinity'),
-  IMS_TIMEOUT_SECONDS: fc.constantFrom('0', '-3', 'slow', 'Infinity'),
+  JOB_MAX_AGE_HOURS: fc.constantFrom('0', '-5', 'forever', 'Infinity', '8761', '1e2', '0x48'),
+  JOB_LEASE_SECONDS: fc.constantFrom('0', '-1', 'long', 'Infinity', '0.001', '99999999999', '3601', '+300', '3_600'),
+  IMS_TIMEOUT_SECONDS: fc.constantFrom('0', '-3', 'slow', 'Infinity', '1e12', '0x10', '301', '10.', '0.5'),
   LOG_LEVEL: fc.constantFrom('INFO', 'verbose', 'trace', 'warning'),
 };
 

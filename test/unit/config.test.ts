@@ -76,6 +76,44 @@ describe('loadConfig', () => {
     expect(problems.find((p) => p.startsWith('OSS_ENDPOINT='))).toContain('"ftp://x"');
   });
 
+  it.each([
+    { name: 'CALLBACK_MAX_SKEW_SECONDS', value: '86401', expected: 'from 1 to 86400' },
+    { name: 'CALLBACK_MAX_SKEW_SECONDS', value: '0.5', expected: 'from 1 to 86400' },
+    { name: 'JOB_MAX_AGE_HOURS', value: '8761', expected: 'at most 8760' },
+    { name: 'JOB_MAX_AGE_HOURS', value: '0', expected: 'at most 8760' },
+    { name: 'JOB_LEASE_SECONDS', value: '99999999999', expected: 'from 1 to 3600' },
+    { name: 'JOB_LEASE_SECONDS', value: '0.001', expected: 'from 1 to 3600' },
+    { name: 'IMS_TIMEOUT_SECONDS', value: '1e12', expected: 'from 1 to 300' },
+    { name: 'IMS_TIMEOUT_SECONDS', value: '301', expected: 'from 1 to 300' },
+  ])('rejects $name=$value outside its range', ({ name, value, expected }) => {
+    const problems = problemsOf({ ...minimal, [name]: value });
+
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${name}="${value}" is invalid`));
+    expect(problems[0]).toContain(expected);
+  });
+
+  it.each(['0x10', '1e2', '0b11', '0o17', '.5', '5.', '+5', '1_000', 'Infinity'])('rejects IMS_TIMEOUT_SECONDS=%s as not decimal', (value) => {
+    const problems = problemsOf({ ...minimal, IMS_TIMEOUT_SECONDS: value });
+
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(`IMS_TIMEOUT_SECONDS="${value}" is invalid (is not a plain decimal number)`);
+  });
+
+  it('accepts numbers at the ends of each range', () => {
+    const lowest = loadConfig(
+      { ...minimal, CALLBACK_MAX_SKEW_SECONDS: '1', JOB_MAX_AGE_HOURS: '0.5', JOB_LEASE_SECONDS: '1', IMS_TIMEOUT_SECONDS: '1' },
+      { region: 'cn-shanghai' },
+    );
+    const highest = loadConfig(
+      { ...minimal, CALLBACK_MAX_SKEW_SECONDS: '86400', JOB_MAX_AGE_HOURS: '8760', JOB_LEASE_SECONDS: '3600', IMS_TIMEOUT_SECONDS: '300.0' },
+      { region: 'cn-shanghai' },
+    );
+
+    expect(lowest).toMatchObject({ callbackMaxSkewSeconds: 1, jobMaxAgeHours: 0.5, jobLeaseSeconds: 1, imsTimeoutSeconds: 1 });
+    expect(highest).toMatchObject({ callbackMaxSkewSeconds: 86400, jobMaxAgeHours: 8760, jobLeaseSeconds: 3600, imsTimeoutSeconds: 300 });
+  });
+
   it('masks secret values in messages', () => {
     const problems = problemsOf({ ...minimal, CALLBACK_TOKEN: 'short-secret' });
 
