@@ -202,7 +202,8 @@ export function loadConfig(env: Environment = process.env, runtime: RuntimeFacts
     logLevel: read('LOG_LEVEL') ?? 'info',
   } satisfies Config;
 
-  if (config.callbackAuthKeys.length > 0 && config.callbackUrl === undefined) {
+  // An invalid CALLBACK_URL is already reported by its own check.
+  if (config.callbackAuthKeys.length > 0 && isBlank(env.CALLBACK_URL)) {
     problems.push('CALLBACK_URL is missing: IMS signs the callback URL, so set it to the exact URL configured in IMS when CALLBACK_AUTH_KEYS is set');
   }
   if (config.statePrefix === config.outputPrefix) {

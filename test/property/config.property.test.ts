@@ -244,6 +244,8 @@ describe('loadConfig with one invalid setting', () => {
       fc.property(invalidSetting, ({ name, value }) => {
         const env = { ...VALID_BASE, [name]: value };
         if (name === 'CALLBACK_AUTH_KEYS') env.CALLBACK_URL = 'https://example.com/callback';
+        // With a key set, an invalid CALLBACK_URL must not also be reported as missing.
+        if (name === 'CALLBACK_URL') env.CALLBACK_AUTH_KEYS = 'Key12345';
 
         const problems = problemsOf(load(env));
 

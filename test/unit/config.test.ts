@@ -130,6 +130,13 @@ describe('loadConfig', () => {
     expect(problems[0]).not.toContain('Key12345');
   });
 
+  it('reports an invalid CALLBACK_URL once', () => {
+    const problems = problemsOf({ ...minimal, CALLBACK_AUTH_KEYS: 'Key12345', CALLBACK_URL: 'not a url' });
+
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^CALLBACK_URL="not a url" is invalid/);
+  });
+
   it('rejects a ledger prefix equal to the output prefix', () => {
     const problems = problemsOf({ ...minimal, OUTPUT_PREFIX: 'out/', STATE_PREFIX: 'out/' });
 
