@@ -27,12 +27,15 @@ export async function copyProjectZip(
   refreshJob: () => Promise<ProjectExportJob>,
 ): Promise<{ written: WrittenObject; source: ZipSource }> {
   const projectUrl = requireProjectUrl(job);
-  const url = checkSourceUrl(projectUrl, deps.config.sourceHosts);
+  // The API reference's sample ProjectUrl is plain http. A server-side copy never connects to the URL, so it
+  // is tried for such a URL too; a download requires https.
+  const url = checkSourceUrl(projectUrl, deps.config.sourceHosts, { forDownload: false });
   const key = `${deps.config.outputPrefix}${job.jobId}/${zipFileName(projectUrl)}`;
 
   const copied = await tryServerSideCopy(url, key, job, deps);
   if (copied !== undefined) return { written: copied, source: { ...describeUrl(url), copy: 'server-side' } };
 
+  checkSourceUrl(projectUrl, deps.config.sourceHosts);
   const { written, location } = await downloadProjectZip(job, key, deps, refreshJob);
   return { written, source: { ...location, copy: 'download' } };
 }
@@ -71,6 +74,7 @@ async function downloadProjectZip(
     let source: OpenedSource | undefined;
     try {
       source = await openSource(requireProjectUrl(current), { allowedHosts: deps.config.sourceHosts });
+      checkVerifiable(key, source);
       checkTimeLeft(key, source.size, deps.deadlineMs);
       deps.logger.info('Download started', { key, source_host: source.location.host, source_path: source.location.path, bytes_total: source.size });
       const written = await uploadStream(deps.bucket, key, source.body, {
@@ -100,6 +104,16 @@ async function downloadProjectZip(
 function isRepeatableCopyFailure(error: unknown): boolean {
   if (error instanceof SourceError) return error.retryable;
   return error instanceof OssError && error.code === CRC64_MISMATCH;
+}
+
+/** Rejects a source that announces neither its size nor its CRC-64, because its copy could not be verified. */
+function checkVerifiable(key: string, source: OpenedSource): void {
+  if (source.size === undefined && source.crc64 === undefined) {
+    throw new SourceError(
+      `Source for "${key}" sent neither Content-Length nor x-oss-hash-crc64ecma, so a copy could not be verified`,
+      SourceErrorReason.IntegrityMismatch,
+    );
+  }
 }
 
 /** Throws a `DeadlineError` when a download of `size` bytes cannot finish before the deadline at the assumed rate. */

@@ -1,5 +1,6 @@
 import { OssError } from './errors';
 import type { ProjectExportJob } from './ims-schema';
+import { redact } from './log';
 import type { OssBucket, WrittenObject } from './oss';
 import type { SourceLocation } from './source';
 
@@ -66,7 +67,8 @@ export function buildManifest(input: ManifestInput, now = new Date()): Manifest 
     // IMS may send Code and Message on a successful job too; they mean something only on a failed one.
     ...(failed && job.code !== undefined ? { Code: job.code } : {}),
     ...(failed && job.message !== undefined ? { Message: job.message } : {}),
-    UserData: job.userData ?? null,
+    // UserData may carry a NotifyAddress with the callback token in its query; secrets are masked as in logs.
+    UserData: redact(job.userData ?? null),
     ...(input.error ? { error: input.error } : {}),
     objects: input.objects ?? [],
     source: input.source ?? null,

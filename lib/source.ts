@@ -41,10 +41,12 @@ export function describeUrl(url: URL): SourceLocation {
 /**
  * Checks that `rawUrl` may be downloaded: https (or http to an explicitly allowed loopback host), no user
  * info, a host that matches one of `allowedHosts`, and no port but the scheme's default (loopback excepted).
+ * With `forDownload: false` an http URL on an allowed host passes too: a server-side copy reads the object
+ * named by the URL inside OSS and never connects to it.
  *
  * @throws {SourceError} with reason `source-not-allowed`, naming the host and the setting to change.
  */
-export function checkSourceUrl(rawUrl: string, allowedHosts: readonly string[]): URL {
+export function checkSourceUrl(rawUrl: string, allowedHosts: readonly string[], options: { forDownload?: boolean } = {}): URL {
   let url: URL;
   try {
     url = new URL(rawUrl);
@@ -54,6 +56,10 @@ export function checkSourceUrl(rawUrl: string, allowedHosts: readonly string[]):
 
   const host = url.hostname.toLowerCase();
   const where = `${url.protocol}//${url.host}`;
+  const scheme = url.protocol.slice(0, -1);
+  if (scheme !== 'https' && scheme !== 'http') {
+    throw notAllowed(`ProjectUrl uses the ${scheme} scheme: only https is allowed, except for loopback emulators`);
+  }
   if (url.username !== '' || url.password !== '') {
     throw notAllowed(`ProjectUrl ${where} carries user info, which a signed OSS URL never does`);
   }
@@ -62,8 +68,8 @@ export function checkSourceUrl(rawUrl: string, allowedHosts: readonly string[]):
   }
 
   const loopback = LOOPBACK_HOSTS.has(host);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw notAllowed(`ProjectUrl ${where} uses ${url.protocol.slice(0, -1)}: only https is allowed, except for loopback emulators`);
+  if (scheme === 'http' && !loopback && options.forDownload !== false) {
+    throw notAllowed(`ProjectUrl ${where} uses http: only https is allowed, except for loopback emulators`);
   }
   if (url.port !== '' && !loopback) {
     throw notAllowed(`ProjectUrl ${where} uses port ${url.port}: only the default https port is allowed`);

@@ -1,5 +1,5 @@
 import type { Config } from './config';
-import { InvalidExportError, SourceError, SyncError, messageOf } from './errors';
+import { ImsApiError, InvalidExportError, OssError, SourceError, SyncError, messageOf } from './errors';
 import { ExportJobStatus, ExportType, type ProjectExportJob } from './ims-schema';
 import { checkJobId } from './job-id';
 import { JobLease } from './lease';
@@ -39,7 +39,8 @@ export type SyncOutcome =
   /** Another run holds the job's lease and is copying it now. */
   | { outcome: 'in-progress'; jobId: string }
   | { outcome: 'failed'; jobId: string; code: string | undefined; message: string | undefined; manifestKey: string }
-  | { outcome: 'error'; jobId: string; reason: string; message: string; retryable: boolean; manifestKey?: string };
+  /** `code` is the service's error code when IMS or OSS rejected a request, such as InvalidParameter.JobNotFound. */
+  | { outcome: 'error'; jobId: string; reason: string; message: string; retryable: boolean; code?: string; manifestKey?: string };
 
 
 /**
@@ -186,8 +187,9 @@ async function writeManifestLogged(deps: SyncDependencies, key: string, manifest
 function errorOutcome(jobId: string, error: unknown, logger: Logger): SyncOutcome {
   const retryable = error instanceof SyncError && error.retryable;
   const reason = errorReason(error);
+  const code = error instanceof ImsApiError || error instanceof OssError ? error.code : undefined;
   logger.error('Sync failed', { reason, retryable, error });
-  return { outcome: 'error', jobId, reason, message: messageOf(error), retryable };
+  return { outcome: 'error', jobId, reason, message: messageOf(error), retryable, ...(code === undefined ? {} : { code }) };
 }
 
 function errorReason(error: unknown): string {

@@ -24,6 +24,20 @@ export interface TriggerDependencies {
   deadlineMs?: number;
 }
 
+/**
+ * How long a JobId that IMS reports as not found stays in the ledger. A new job may not be readable at once,
+ * but one that IMS still does not know after an hour was most likely mistyped.
+ */
+export const UNKNOWN_JOB_GRACE_MS = 3_600_000;
+
+/**
+ * True when IMS answered that the job does not exist. NOTE: IMS documents no not-found code for
+ * GetProjectExportJob; any code containing "NotFound" counts, such as InvalidParameter.JobNotFound.
+ */
+export function isUnknownJob(outcome: SyncOutcome): boolean {
+  return outcome.outcome === 'error' && /NotFound/i.test(outcome.code ?? '');
+}
+
 /** True when the outcome ends the job: nothing is left for the ledger to retry. */
 export function isFinished(outcome: SyncOutcome): boolean {
   if (outcome.outcome === 'error') return outcome.manifestKey !== undefined;
@@ -36,10 +50,23 @@ export function isFinished(outcome: SyncOutcome): boolean {
  * Records a sync outcome in the ledger: a finished job leaves it, an unfinished one is registered (or, when
  * `record` is given, rescheduled with backoff) so that a timer tick finishes it later.
  */
-export async function settleOutcome(ledger: Ledger, outcome: SyncOutcome, options: { registeredBy: string; record?: LedgerRecord }): Promise<void> {
+export async function settleOutcome(
+  ledger: Ledger,
+  outcome: SyncOutcome,
+  options: { registeredBy: string; record?: LedgerRecord; logger?: Logger },
+): Promise<void> {
   if (isFinished(outcome)) {
     await ledger.markDone(outcome.jobId);
     return;
+  }
+  if (outcome.outcome === 'error' && isUnknownJob(outcome)) {
+    const record = options.record ?? (await ledger.get(outcome.jobId));
+    if (record !== undefined && Date.now() - record.registeredAtMs > UNKNOWN_JOB_GRACE_MS) {
+      // No manifest: there is no job whose end it could mark, and a mistyped JobId should leave no folder.
+      await ledger.markDone(outcome.jobId);
+      options.logger?.warn('IMS still does not know the job; removed it from the ledger', { job_id: outcome.jobId, code: outcome.code });
+      return;
+    }
   }
   // A JobId that is not a plain ID cannot become an object key, so there is nothing to record.
   if (outcome.outcome === 'error' && outcome.reason === 'InvalidJobIdError') return;
@@ -82,7 +109,7 @@ export async function acceptJob(jobId: string, deps: TriggerDependencies): Promi
 
   if (deps.dispatcher === undefined) {
     const outcome = await syncExportJob(jobId, { ...deps, logger });
-    await settleOutcome(deps.ledger, outcome, { registeredBy: 'callback', record: await deps.ledger.get(jobId) });
+    await settleOutcome(deps.ledger, outcome, { registeredBy: 'callback', record: await deps.ledger.get(jobId), logger });
     return { mode: 'inline', jobId, outcome };
   }
 
@@ -223,12 +250,12 @@ async function imsReportsSuccess(jobId: string, deps: TriggerDependencies, logge
 
 async function syncDueJob(record: LedgerRecord, deps: TriggerDependencies, logger: Logger): Promise<TickJobResult> {
   const outcome = await syncExportJob(record.jobId, { ...deps, logger });
-  if (!isFinished(outcome) && deps.ledger.isExpired(record, deps.config.jobMaxAgeHours)) {
+  if (!isFinished(outcome) && !isUnknownJob(outcome) && deps.ledger.isExpired(record, deps.config.jobMaxAgeHours)) {
     await giveUp(record, outcome, deps, logger);
     return { jobId: record.jobId, outcome: 'given-up' };
   }
 
-  await settleOutcome(deps.ledger, outcome, { registeredBy: 'poller', record });
+  await settleOutcome(deps.ledger, outcome, { registeredBy: 'poller', record, logger });
   return { jobId: record.jobId, outcome: outcome.outcome, ...(outcome.outcome === 'error' ? { reason: outcome.reason } : {}) };
 }
 

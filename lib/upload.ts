@@ -261,12 +261,23 @@ export class MultipartWriter {
     const parts = [...this.#completed].sort((a, b) => a.number - b.number);
 
     const completeOptions = { headers: writeHeaders(this.#options), timeout: 120_000 } as never;
-    const result = await this.#bucket.request(
-      'CompleteMultipartUpload',
-      this.#key,
-      () => this.#bucket.client.completeMultipartUpload(this.#key, uploadId, parts, completeOptions),
-      this.#requestOptions(),
-    );
+    let result;
+    try {
+      result = await this.#bucket.request(
+        'CompleteMultipartUpload',
+        this.#key,
+        () => this.#bucket.client.completeMultipartUpload(this.#key, uploadId, parts, completeOptions),
+        this.#requestOptions(),
+      );
+    } catch (error) {
+      // A Complete whose response was lost and that is retried finds the upload gone. The object is then in
+      // place; the caller compares its CRC-64 with the bytes sent before trusting it.
+      const completed = error instanceof OssError && error.code === 'NoSuchUpload' ? await this.#bucket.head(this.#key) : undefined;
+      if (completed === undefined) throw error;
+      this.#uploadId = undefined;
+      this.#options.logger.warn('Complete answered NoSuchUpload but the object exists; checking it', { key: this.#key });
+      return completed.etag;
+    }
     this.#uploadId = undefined;
     return String((result.res.headers as Record<string, string>).etag ?? result.etag ?? '').replace(/^"|"$/g, '');
   }

@@ -34,7 +34,7 @@ export async function handler(event: Buffer, context: FcContext): Promise<Worker
   logger.info('Sync finished', { outcome: outcome.outcome, result: outcome });
 
   try {
-    await settleOutcome(invocation.ledger, outcome, { registeredBy: 'worker' });
+    await settleOutcome(invocation.ledger, outcome, { registeredBy: 'worker', logger });
   } catch (error) {
     // The outcome stands; a job that stays in the ledger by mistake syncs as already-synced next time.
     logger.error('Ledger update failed', { error });

@@ -217,15 +217,26 @@ describe('poller syncing inline', () => {
     expect(ledgerKeys(jobId)).toEqual([]);
   });
 
-  it('gives up an expired job IMS does not know', async () => {
+  it('drops a job IMS does not know after an hour', async () => {
     const jobId = 'poller-expired-unknown';
-    await seedRecord(jobId, { dueAtMs: Date.now() - 1_000, registeredAtMs: Date.now() - 80 * HOUR_MS });
+    await seedRecord(jobId, { dueAtMs: Date.now() - 1_000, registeredAtMs: Date.now() - 2 * HOUR_MS });
 
     const result = await tick();
 
-    expect(outcomeOf(result, jobId)).toBe('given-up');
-    expect(readJson(cloud, `ims-exports/${jobId}/manifest.json`).result).toBe('given-up');
+    expect(outcomeOf(result, jobId)).toBe('error');
     expect(ledgerKeys(jobId)).toEqual([]);
+    expect(jobKeys(cloud, jobId)).toEqual([]);
+  });
+
+  it('keeps a new job IMS does not know yet', async () => {
+    const jobId = 'poller-new-unknown';
+    await seedRecord(jobId, { dueAtMs: Date.now() - 1_000, registeredAtMs: Date.now() - 60_000 });
+
+    const result = await tick();
+
+    expect(outcomeOf(result, jobId)).toBe('error');
+    expect(ledgerKeys(jobId)).not.toEqual([]);
+    expect(jobKeys(cloud, jobId)).toEqual([]);
   });
 
   it('copies an expired job that finished', async () => {
