@@ -106,18 +106,21 @@ export class ImsClient {
       authType: 'AK',
       style: 'RPC',
       reqBodyType: 'formData',
-      bodyType: 'json',
+      // Read as text and parsed here, because the SDK's own JSON parse of a 2xx body drops the HTTP status.
+      bodyType: 'string',
     });
     const request = new openApi.OpenApiRequest({ query });
     const runtime = new teaUtil.RuntimeOptions({});
 
-    const response = await withRetry(
+    const body = await withRetry(
       async () => {
+        let response: SdkResponse;
         try {
-          return await this.#client.callApi(params, request, runtime);
+          response = await this.#client.callApi(params, request, runtime);
         } catch (error) {
           throw toImsApiError(action, error);
         }
+        return parseJsonBody(action, response);
       },
       {
         attempts: attempts ?? this.#options.attempts ?? 5,
@@ -129,7 +132,7 @@ export class ImsClient {
       },
     );
 
-    const parsed = schema.safeParse(response.body);
+    const parsed = schema.safeParse(body);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; ');
       throw new ImsApiError(`${action} returned an answer this product cannot read (${issues})`, { action, code: 'InvalidResponse' });
@@ -146,6 +149,26 @@ interface SdkError {
   data?: { RequestId?: string; Message?: string };
 }
 
+/** The part of a `callApi` result with `bodyType: 'string'` that this client reads. */
+interface SdkResponse {
+  statusCode?: number;
+  headers?: Record<string, string | undefined>;
+  body?: unknown;
+}
+
+/** Parses the text of a 2xx or 3xx response. A body that is not JSON (truncated or corrupted) is retryable. */
+function parseJsonBody(action: string, response: SdkResponse): unknown {
+  const statusCode = typeof response.statusCode === 'number' ? response.statusCode : undefined;
+  try {
+    return JSON.parse(String(response.body));
+  } catch (error) {
+    const requestId = response.headers?.['x-acs-request-id'];
+    const status = statusCode === undefined ? 'a response' : `HTTP ${statusCode}`;
+    const message = `IMS ${action} returned ${status} with a body that is not JSON: ${messageOf(error)}`;
+    throw new ImsApiError(message, { action, statusCode, requestId }, { cause: error, retryable: true });
+  }
+}
+
 function toImsApiError(action: string, error: unknown): ImsApiError {
   const sdkError = (error ?? {}) as SdkError;
   const statusCode = typeof sdkError.statusCode === 'number' ? sdkError.statusCode : undefined;
@@ -153,13 +176,21 @@ function toImsApiError(action: string, error: unknown): ImsApiError {
   const requestId = sdkError.data?.RequestId;
 
   const retryable = isRetryableImsFailure(error, statusCode, code);
-  const what = statusCode === undefined ? 'failed before IMS answered' : `returned HTTP ${statusCode}`;
-  const message = `IMS ${action} ${what}${code ? ` (${code})` : ''}: ${messageOf(error)}`;
+  const message = `IMS ${action} ${describeFailure(error, statusCode)}${code ? ` (${code})` : ''}: ${messageOf(error)}`;
   return new ImsApiError(message, { action, code, statusCode, requestId }, { cause: error, retryable });
 }
 
+function describeFailure(error: unknown, statusCode: number | undefined): string {
+  // @alicloud/openapi-client 0.4.15 parses the body of a 4xx or 5xx response as JSON itself (as XML only for a
+  // text/xml content type), and its SyntaxError carries no status. With `bodyType: 'string'` it parses nothing else.
+  if (error instanceof SyntaxError) {
+    return 'returned an HTTP error status (the SDK does not report which) with a body that is not JSON, such as a gateway\'s HTML page';
+  }
+  return statusCode === undefined ? 'failed before IMS answered' : `returned HTTP ${statusCode}`;
+}
+
 function isRetryableImsFailure(error: unknown, statusCode: number | undefined, code: string | undefined): boolean {
-  // A body that is not JSON (an HTML page from a gateway) surfaces as a SyntaxError with no status.
+  // A 4xx or 5xx body that is not JSON (an HTML page from a gateway) surfaces as a SyntaxError with no status.
   if (error instanceof SyntaxError) return true;
   if (code?.startsWith('Throttling')) return true;
   if (code === 'ServiceUnavailable' || code === 'InternalError') return true;
