@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc64 } from '../../lib/crc64';
 import { DESTINATION_BUCKET, EXPORT_BUCKET, startLocalCloud, type LocalCloud } from '../../local/cloud';
+import { closeServer, listenOnLoopback } from '../../local/common/http';
 import { jobKeys, jsonEvent, loadBundledHandler, readJson, readObject, startCountingServer, type Handler } from './helpers';
 
 const samplePath = new URL('../fixtures/ims/get-project-export-job-sample.json', import.meta.url);
@@ -30,6 +32,26 @@ function runWorker(jobId: string, options: { download?: boolean } = {}): Promise
   if (options.download) cloud.oss.denyRead(EXPORT_BUCKET, context.credentials.accessKeyId!);
   return worker(jsonEvent({ jobId }), context);
 }
+
+/**
+ * Runs a freshly loaded worker bundle, so that settings changed in `process.env` since the last run apply,
+ * and restores the settings afterwards.
+ */
+async function runWorkerWithSettings(jobId: string, settings: Record<string, string>, options: { download?: boolean } = {}): Promise<Outcome> {
+  const saved = { ...process.env };
+  Object.assign(process.env, settings);
+  const fresh = loadBundledHandler<Outcome>('worker', { fresh: true });
+  try {
+    const context = cloud.context('ims-export-sync-worker');
+    if (options.download) cloud.oss.denyRead(EXPORT_BUCKET, context.credentials.accessKeyId!);
+    return await fresh(jsonEvent({ jobId }), context);
+  } finally {
+    process.env = saved;
+  }
+}
+
+/** Allows ProjectUrls on OSS's own host names; the product still reaches OSS only through OSS_ENDPOINT. */
+const ALIYUN_HOSTS = { SOURCE_HOSTS: '127.0.0.1,*.aliyuncs.com' };
 
 function exportBucketRequests(operation: string): number {
   return cloud.oss.requests.entries.filter((entry) => entry.operation === operation && entry.detail?.bucket === EXPORT_BUCKET).length;
@@ -205,6 +227,69 @@ describe('worker handler', () => {
     expect(cloud.ims.getJob(jobId)?.responses).toBe(2);
     const copied = readObject(cloud, outcome.objects?.[0]?.key ?? '');
     expect(copied?.body.equals(cloud.ims.getJob(jobId)!.project!.bytes)).toBe(true);
+  });
+
+  it('copies an http ProjectUrl inside OSS', async () => {
+    const jobId = 'http0project0url00000000000000001';
+    const source = Buffer.from('zip bytes of an http ProjectUrl');
+    await cloud.oss.putObjectDirect(EXPORT_BUCKET, 'exports/http.zip', source);
+    // The API reference's sample ProjectUrl is plain http; this one names an object the role can read.
+    const projectUrl = `http://${EXPORT_BUCKET}.oss-cn-shanghai.aliyuncs.com/exports/http.zip?Expires=1&Signature=x`;
+    cloud.ims.createJob({ jobId, rawBody: stringShapedBody(jobId, { ExportType: 'AdobePremierePro', ExportResult: { ProjectUrl: projectUrl } }) });
+
+    const outcome = await runWorkerWithSettings(jobId, ALIYUN_HOSTS);
+
+    expect(outcome.outcome).toBe('copied');
+    expect(readObject(cloud, `ims-exports/${jobId}/http.zip`)?.body.equals(source)).toBe(true);
+  });
+
+  it('refuses to download an http ProjectUrl', async () => {
+    const jobId = 'http0project0url00000000000000002';
+    await cloud.oss.putObjectDirect(EXPORT_BUCKET, 'exports/http-denied.zip', Buffer.from('x'));
+    const projectUrl = `http://${EXPORT_BUCKET}.oss-cn-shanghai.aliyuncs.com/exports/http-denied.zip?Expires=1&Signature=x`;
+    cloud.ims.createJob({ jobId, rawBody: stringShapedBody(jobId, { ExportType: 'AdobePremierePro', ExportResult: { ProjectUrl: projectUrl } }) });
+
+    const outcome = await runWorkerWithSettings(jobId, ALIYUN_HOSTS, { download: true });
+
+    expect(outcome.outcome).toBe('error');
+    expect(outcome.reason).toBe('source-not-allowed');
+    expect(outcome.message).toContain('uses http');
+    expect(jobKeys(cloud, jobId)).toEqual([]);
+  });
+
+  it('masks a token in the manifest UserData', async () => {
+    const jobId = 'userdata0token000000000000000001';
+    const userData = JSON.stringify({ NotifyAddress: 'https://example.com/callback?token=secret-token-value-123', Key: 'Value' });
+    cloud.ims.createJob({ jobId, rawBody: stringShapedBody(jobId, { UserData: userData, ExportResult: { Timeline: '{"VideoTracks":[]}' } }) });
+
+    const outcome = await runWorker(jobId);
+
+    expect(outcome.outcome).toBe('copied');
+    const manifest = readJson<{ UserData: { NotifyAddress: string; Key: string } }>(cloud, `ims-exports/${jobId}/manifest.json`);
+    expect(manifest.UserData.NotifyAddress).toBe('https://example.com/callback?token=***');
+    expect(manifest.UserData.Key).toBe('Value');
+  });
+
+  it('refuses a source it cannot verify', async () => {
+    const jobId = 'unverifiable0source00000000000001';
+    // Chunked, so no Content-Length, and no x-oss-hash-crc64ecma: nothing to check the bytes against.
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.end('<html>login</html>');
+    });
+    const { port } = await listenOnLoopback(server);
+    try {
+      const projectUrl = `http://127.0.0.1:${port}/bucket/project.zip?Expires=1&Signature=x`;
+      cloud.ims.createJob({ jobId, rawBody: stringShapedBody(jobId, { ExportType: 'AdobePremierePro', ExportResult: { ProjectUrl: projectUrl } }) });
+
+      const outcome = await runWorker(jobId);
+
+      expect(outcome.outcome).toBe('error');
+      expect(outcome.reason).toBe('source-integrity-mismatch');
+      expect(jobKeys(cloud, jobId)).toEqual([]);
+    } finally {
+      await closeServer(server);
+    }
   });
 
   it('sends no request to a host not allowed', async () => {

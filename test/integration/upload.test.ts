@@ -109,6 +109,17 @@ describe('uploadStream', () => {
     expect(oss.getObjectDirect(BUCKET, 'part-crc.zip')?.body.equals(data)).toBe(true);
   });
 
+  it('accepts a Complete whose response was lost', async () => {
+    const data = randomBytes(3 * MIN_PART_SIZE);
+    oss.faults.add({ kind: 'drop', afterBytes: 0, stage: 'response-body' }, { match: (request) => request.operation === 'CompleteMultipartUpload' });
+
+    const written = await uploadStream(bucket, 'lost-complete.zip', chunksOf(data), options());
+
+    expect(written.crc64).toBe(crc64(data));
+    expect(oss.getObjectDirect(BUCKET, 'lost-complete.zip')?.body.equals(data)).toBe(true);
+    expect(oss.listOpenMultipartUploads(BUCKET)).toEqual([]);
+  });
+
   it('aborts when a part keeps failing', async () => {
     const data = randomBytes(4 * MIN_PART_SIZE);
     oss.faults.add({ kind: 'error', status: 500 }, { times: 10, match: (request) => request.operation === 'UploadPart' && request.query.get('partNumber') === '3' });
