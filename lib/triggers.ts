@@ -31,7 +31,7 @@ export interface TriggerDependencies {
 export const UNKNOWN_JOB_GRACE_MS = 3_600_000;
 
 /**
- * True when IMS answered that the job does not exist. NOTE: IMS documents no not-found code for
+ * True when IMS reported that the job does not exist. NOTE: IMS documents no not-found code for
  * GetProjectExportJob; any code containing "NotFound" counts, such as InvalidParameter.JobNotFound.
  */
 export function isUnknownJob(outcome: SyncOutcome): boolean {

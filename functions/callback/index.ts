@@ -38,11 +38,11 @@ export async function handler(event: Buffer, context: FcContext): Promise<FcHttp
   const timeoutMs = (context.function?.timeout ?? 30) * 1000;
   const accepting = acceptJob(jobId, { ...invocation, deadlineMs: startedAtMs + timeoutMs - Math.min(5_000, timeoutMs / 2) });
   try {
-    // With a worker, IMS must get its answer within 3 s; without one the sync runs inline and takes its time.
+    // With a worker, IMS expects a response within 3 s; without one the sync runs inline and takes its time.
     const result = invocation.dispatcher === undefined ? await accepting : await withinBudget(accepting, HAND_OFF_BUDGET_MS - (Date.now() - startedAtMs));
     if (result === undefined) {
       invocation.logger.warn('Callback not recorded and handed off in time; asking for a retry', { job_id: jobId, budget_ms: HAND_OFF_BUDGET_MS });
-      accepting.catch((error: unknown) => invocation.logger.error('Callback hand-off failed after the answer', { job_id: jobId, error }));
+      accepting.catch((error: unknown) => invocation.logger.error('Callback hand-off failed after the response', { job_id: jobId, error }));
       return jsonResponse(503, { error: 'the job was not recorded and handed off in time; send the callback again' });
     }
     invocation.logger.info('Callback accepted', { job_id: jobId, mode: result.mode });
@@ -71,7 +71,7 @@ async function withinBudget<T>(promise: Promise<T>, budgetMs: number): Promise<T
   }
 }
 
-/** The accept result as the caller sees it: a failed hand-off's reason stays in the log. */
+/** Returns the accept result as the caller sees it; a failed hand-off's reason stays in the log. */
 function publicResult(result: AcceptResult): Record<string, unknown> {
   return result.mode === 'dispatch-failed' ? { mode: result.mode, jobId: result.jobId } : { ...result };
 }
