@@ -2,7 +2,6 @@
  * Poller function (FC 3.0 timer trigger): one tick of the ledger. Takes the payload's optional
  * `{"jobIds": [...]}` into the ledger, then works the due jobs until shortly before the function's timeout.
  */
-import { z } from 'zod';
 import type { FcContext } from '../../lib/fc-types';
 import { isValidJobId } from '../../lib/job-id';
 import { startInvocation } from '../../lib/runtime';
@@ -11,23 +10,23 @@ import { runTick, type TickSummary } from '../../lib/triggers';
 /** Time kept back from the function's timeout for writing the summary, in milliseconds. */
 const DEADLINE_MARGIN_MS = 10_000;
 
-const timerEventSchema = z.object({
-  triggerTime: z.string().optional(),
-  triggerName: z.string().optional(),
-  payload: z.string().optional(),
-});
-const payloadSchema = z.object({ jobIds: z.array(z.string()).optional() });
+/** Characters of a rejected entry or an ignored payload kept in the result and the log. */
+const SHOWN_CHARACTERS = 80;
 
 export interface PollerResult extends TickSummary {
   triggerTime: string | undefined;
-  /** Payload JobIds that were not plain IDs and so were not registered. */
+  /**
+   * Payload `jobIds` entries that are not plain JobIds and so were not registered: strings as given (trimmed),
+   * other values as JSON, each cut to 80 characters.
+   */
   rejectedJobIds: string[];
 }
 
 export async function handler(event: Buffer, context: FcContext): Promise<PollerResult> {
   const startedAtMs = Date.now();
   const invocation = startInvocation(context, 'poller');
-  const { triggerTime, jobIds, rejectedJobIds } = parseTimerEvent(event);
+  const { triggerTime, jobIds, rejectedJobIds, problem, payload } = parseTimerEvent(event);
+  if (problem !== undefined) invocation.logger.warn('Timer payload ignored', { problem, payload });
   if (rejectedJobIds.length > 0) invocation.logger.warn('Payload JobIds rejected', { rejected: rejectedJobIds });
 
   const timeoutMs = (context.function?.timeout ?? 60) * 1000;
@@ -46,20 +45,62 @@ export async function handler(event: Buffer, context: FcContext): Promise<Poller
   return { triggerTime, rejectedJobIds, ...summary };
 }
 
-function parseTimerEvent(event: Buffer): { triggerTime: string | undefined; jobIds: string[]; rejectedJobIds: string[] } {
-  const timerEvent = timerEventSchema.safeParse(safeJson(Buffer.from(event).toString('utf8')));
-  const fields = timerEvent.success ? timerEvent.data : {};
-  const payload = payloadSchema.safeParse(fields.payload ? safeJson(fields.payload) : {});
-  const listed = payload.success ? (payload.data.jobIds ?? []).map((id) => id.trim()) : [];
-
-  return {
-    triggerTime: fields.triggerTime,
-    jobIds: listed.filter(isValidJobId),
-    rejectedJobIds: listed.filter((id) => !isValidJobId(id)),
-  };
+interface TimerEvent {
+  triggerTime: string | undefined;
+  jobIds: string[];
+  rejectedJobIds: string[];
+  /** Reason the whole payload was ignored; undefined when it was read or is empty. */
+  problem?: string;
+  /** The ignored payload, cut to 80 characters, for the warning. */
+  payload?: string;
 }
 
-function safeJson(text: string): unknown {
+/**
+ * Reads the trigger time and the payload's `jobIds`. An empty event, an empty payload and a payload without
+ * `jobIds` are normal. A payload that cannot be read is ignored with a `problem`, and each `jobIds` entry that
+ * is not a plain JobId is listed in `rejectedJobIds`.
+ */
+function parseTimerEvent(event: Buffer): TimerEvent {
+  const text = Buffer.from(event).toString('utf8');
+  const fields = text.trim() === '' ? {} : parseJson(text);
+  if (!isJsonObject(fields)) return ignored(undefined, 'the event is not a JSON object', text);
+
+  const triggerTime = typeof fields.triggerTime === 'string' ? fields.triggerTime : undefined;
+  const payload = fields.payload;
+  if (payload === undefined || payload === null || payload === '') return { triggerTime, jobIds: [], rejectedJobIds: [] };
+  if (typeof payload !== 'string') return ignored(triggerTime, 'payload is not a string', JSON.stringify(payload));
+
+  const parsed = parseJson(payload);
+  if (parsed === undefined) return ignored(triggerTime, 'payload is not JSON: expected {"jobIds": ["<JobId>", ...]}', payload);
+  if (!isJsonObject(parsed)) return ignored(triggerTime, 'payload is not a JSON object: expected {"jobIds": ["<JobId>", ...]}', payload);
+  if (parsed.jobIds === undefined) return { triggerTime, jobIds: [], rejectedJobIds: [] };
+  if (!Array.isArray(parsed.jobIds)) return ignored(triggerTime, 'jobIds is not an array: expected {"jobIds": ["<JobId>", ...]}', payload);
+
+  const jobIds: string[] = [];
+  const rejectedJobIds: string[] = [];
+  for (const entry of parsed.jobIds as unknown[]) {
+    const jobId = typeof entry === 'string' ? entry.trim() : undefined;
+    if (jobId !== undefined && isValidJobId(jobId)) jobIds.push(jobId);
+    else rejectedJobIds.push(shorten(jobId ?? JSON.stringify(entry)));
+  }
+  return { triggerTime, jobIds, rejectedJobIds };
+}
+
+function ignored(triggerTime: string | undefined, problem: string, payload: string): TimerEvent {
+  return { triggerTime, jobIds: [], rejectedJobIds: [], problem, payload: shorten(payload) };
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Cuts `text` to 80 characters, marking the cut with "...". */
+function shorten(text: string): string {
+  return text.length > SHOWN_CHARACTERS ? `${text.slice(0, SHOWN_CHARACTERS)}...` : text;
+}
+
+/** Parses JSON text, or returns undefined when it is not JSON (JSON itself never yields undefined). */
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

@@ -6,7 +6,7 @@
  * A bundle reads its settings once, at its first invocation. Each `describe` therefore loads a fresh copy
  * of the poller bundle after it has set the environment it tests.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Ledger, type LedgerRecord } from '../../lib/ledger';
 import { OssBucket } from '../../lib/oss';
 import { DESTINATION_BUCKET, startLocalCloud, type LocalCloud } from '../../local/cloud';
@@ -144,16 +144,22 @@ describe('poller syncing inline', () => {
     expect(cloud.oss.listKeys(DESTINATION_BUCKET, STATE_PREFIX).some((key) => key.includes('escape'))).toBe(false);
   });
 
-  it.each([
-    { name: 'payload that is not JSON', payload: 'jobIds=abc' },
-    { name: 'jobIds that is not a list', payload: '{"jobIds": "abc"}' },
-  ])('ignores a $name', async ({ payload }) => {
-    const keysBefore = cloud.oss.listKeys(DESTINATION_BUCKET, STATE_PREFIX);
+  it('syncs the valid entries of a mixed list', async () => {
+    const jobId = 'poller-mixed-list';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Success' }] });
 
-    const result = await tick({ payload });
+    const result = await tick({ jobIds: ['../x', 5, null, '', { JobId: 'a' }, ['b'], true, jobId] });
 
-    expect(result.rejectedJobIds).toEqual([]);
-    expect(cloud.oss.listKeys(DESTINATION_BUCKET, STATE_PREFIX)).toEqual(keysBefore);
+    expect(result.rejectedJobIds).toEqual(['../x', '5', 'null', '', '{"JobId":"a"}', '["b"]', 'true']);
+    expect(outcomeOf(result, jobId)).toBe('copied');
+  });
+
+  it('truncates a long rejected entry', async () => {
+    const result = await tick({ jobIds: ['x'.repeat(65), '/'.repeat(500), { text: 'y'.repeat(500) }] });
+
+    expect(result.rejectedJobIds[0]).toBe('x'.repeat(65));
+    expect(result.rejectedJobIds[1]).toBe(`${'/'.repeat(80)}...`);
+    expect(result.rejectedJobIds[2]).toBe(`${`{"text":"${'y'.repeat(500)}"}`.slice(0, 80)}...`);
   });
 
   it('keeps going past a failing job', async () => {
@@ -317,6 +323,77 @@ describe('poller syncing inline', () => {
     const summary = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.message === 'Tick finished');
     expect(summary?.outcomes).toMatchObject({ copied: 1 });
     expect(summary?.jobs).toContainEqual({ jobId, outcome: 'copied' });
+  });
+});
+
+describe('poller with a malformed payload', () => {
+  let lines: string[];
+
+  beforeAll(() => {
+    useSettings({ LOG_LEVEL: 'warn' });
+  });
+
+  beforeEach(() => {
+    lines = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+  });
+
+  function warnings(): { message: string; problem?: string }[] {
+    return lines.map((line) => JSON.parse(line) as { level: string; message: string; problem?: string }).filter((entry) => entry.level === 'warn');
+  }
+
+  it.each([
+    { name: 'payload that is not JSON', payload: 'jobIds=abc', problem: 'payload is not JSON' },
+    { name: 'payload that is a JSON list', payload: '["abc"]', problem: 'payload is not a JSON object' },
+    { name: 'jobIds that is a string', payload: '{"jobIds": "abc"}', problem: 'jobIds is not an array' },
+    { name: 'jobIds that is an object', payload: '{"jobIds": {"0": "abc"}}', problem: 'jobIds is not an array' },
+  ])('warns once about a $name', async ({ payload, problem }) => {
+    const keysBefore = cloud.oss.listKeys(DESTINATION_BUCKET, STATE_PREFIX);
+
+    const result = await tick({ payload });
+
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0]?.message).toBe('Timer payload ignored');
+    expect(warnings()[0]?.problem).toContain(problem);
+    expect(result.rejectedJobIds).toEqual([]);
+    expect(cloud.oss.listKeys(DESTINATION_BUCKET, STATE_PREFIX)).toEqual(keysBefore);
+  });
+
+  it.each([
+    { name: 'an event that is not JSON', event: Buffer.from('tick'), problem: 'the event is not a JSON object' },
+    { name: 'a payload that is not a string', event: jsonEvent({ triggerName: 'poll', payload: { jobIds: ['abc'] } }), problem: 'payload is not a string' },
+  ])('warns once about $name', async ({ event, problem }) => {
+    const result = await poller(event, cloud.context('ims-export-sync-poller'));
+
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0]?.problem).toContain(problem);
+    expect(result.rejectedJobIds).toEqual([]);
+  });
+
+  it.each([
+    { name: 'an empty payload', payload: '' },
+    { name: 'an empty object', payload: '{}' },
+    { name: 'an empty jobIds list', payload: '{"jobIds": []}' },
+  ])('stays silent for $name', async ({ payload }) => {
+    const result = await tick({ payload });
+
+    expect(warnings()).toEqual([]);
+    expect(result.rejectedJobIds).toEqual([]);
+  });
+
+  it('stays silent for an event without payload', async () => {
+    await poller(jsonEvent({ triggerTime: '2024-05-01T08:00:00Z', triggerName: 'poll' }), cloud.context('ims-export-sync-poller'));
+
+    expect(warnings()).toEqual([]);
+  });
+
+  it('warns about rejected entries', async () => {
+    await tick({ jobIds: ['../x', 5] });
+
+    expect(warnings().map((entry) => entry.message)).toEqual(['Payload JobIds rejected']);
   });
 });
 
