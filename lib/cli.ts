@@ -26,8 +26,9 @@ import { runTick, settleOutcome, type TickSummary } from './triggers';
 
 const USAGE = `Usage:
   ims-export sync <JobId>
-      Copy a finished export job into OSS_BUCKET and write its manifest. A job that is not finished yet
-      is recorded in the job ledger, so that the poller finishes it.
+      Copy a finished export job into OSS_BUCKET and write its manifest. A job that is not finished yet,
+      or that another run is copying, is recorded in the job ledger so that the poller finishes it, and
+      the command exits 0.
   ims-export submit --export-type <BaseTimeline|AdobePremierePro> (--project-id <id> | --timeline-file <file>)
                     [--bucket <name>] [--prefix <prefix>] [--user-data <json>]
       Submit a project export job, record it in the job ledger and print its JobId.
@@ -126,8 +127,10 @@ async function runSync(args: readonly string[], config: Config, logger: Logger, 
   return ledgerError === undefined && isSuccessfulSync(outcome) ? 0 : 1;
 }
 
+/** True for a job that is copied, or that the ledger finishes later: still pending, or held by another run. */
 function isSuccessfulSync(outcome: SyncOutcome): boolean {
-  return outcome.outcome === 'copied' || outcome.outcome === 'already-synced' || outcome.outcome === 'pending';
+  const { outcome: name } = outcome;
+  return name === 'copied' || name === 'already-synced' || name === 'pending' || name === 'in-progress';
 }
 
 async function runRegister(args: readonly string[], config: Config, logger: Logger, env: Environment): Promise<number> {

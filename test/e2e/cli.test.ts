@@ -12,6 +12,8 @@ import { jobKeys, readJson } from './helpers';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(root, 'dist', 'cli', 'ims-export.cjs');
 const STATE_PREFIX = 'ims-exports/.state/';
+/** JOB_LEASE_SECONDS's default, in milliseconds. */
+const LEASE_MS = 300_000;
 
 interface CliRun {
   exitCode: number;
@@ -238,6 +240,23 @@ describe('ims-export sync', () => {
     expect(run.exitCode).toBe(0);
     expect(run.json?.outcome).toBe('copied');
     expect(ledgerKeys(jobId)).toEqual([]);
+  });
+
+  it('exits 0 for a job another run holds', async () => {
+    const jobId = 'cli-sync-held';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Success' }] });
+    // The lease objects of another run copying the job, for this window and the next (default 300 s each).
+    const window = Math.floor(Date.now() / LEASE_MS);
+    for (const held of [window, window + 1]) {
+      await cloud.oss.putObjectDirect(DESTINATION_BUCKET, `${STATE_PREFIX}leases/${jobId}/${held}`, Buffer.from('{"holder":"other-run"}'));
+    }
+
+    const run = await runCli(['sync', jobId]);
+
+    expect(run.exitCode).toBe(0);
+    expect(run.json?.outcome).toBe('in-progress');
+    expect(readRecord(jobId)).toMatchObject({ jobId, registeredBy: 'cli' });
+    expect(jobKeys(cloud, jobId)).toEqual([]);
   });
 
   it('exits 1 for a failed job', async () => {
