@@ -201,7 +201,7 @@ async function runSubmit(args: readonly string[], config: Config, logger: Logger
     throw new UsageError('give exactly one of --project-id and --timeline-file');
   }
   if (values['user-data'] !== undefined) checkJson(values['user-data'], '--user-data');
-  const timeline = values['timeline-file'] === undefined ? undefined : await readFile(values['timeline-file'], 'utf8');
+  const timeline = values['timeline-file'] === undefined ? undefined : await readTimelineFile(values['timeline-file']);
   if (timeline !== undefined) checkJson(timeline, '--timeline-file');
 
   const { ims, ledger } = connect(config, logger, env);
@@ -233,6 +233,18 @@ function parseArguments<T extends ParseArgsConfig>(config: T): ReturnType<typeof
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) throw new UsageError(messageOf(error));
+    throw error;
+  }
+}
+
+/** Reads the file of --timeline-file, turning a missing or unreadable file into a usage error that names it. */
+async function readTimelineFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ENOENT') throw new UsageError(`--timeline-file ${JSON.stringify(file)} not found`);
+    if (typeof code === 'string') throw new UsageError(`--timeline-file ${JSON.stringify(file)} could not be read: ${messageOf(error)}`);
     throw error;
   }
 }

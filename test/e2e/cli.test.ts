@@ -109,6 +109,16 @@ describe('ims-export usage', () => {
     { name: 'poll with a word for seconds', args: ['poll', '--timeout-seconds', 'ten'], message: '--timeout-seconds "ten" is invalid' },
     { name: 'poll with zero seconds', args: ['poll', '--timeout-seconds', '0'], message: '--timeout-seconds "0" is invalid' },
     { name: 'poll without seconds', args: ['poll', '--timeout-seconds'], message: '--timeout-seconds' },
+    {
+      name: 'a missing timeline file',
+      args: ['submit', '--export-type', 'BaseTimeline', '--timeline-file', '/nonexistent/timeline.json'],
+      message: '--timeline-file "/nonexistent/timeline.json" not found',
+    },
+    {
+      name: 'a timeline file that is a folder',
+      args: ['submit', '--export-type', 'BaseTimeline', '--timeline-file', root],
+      message: `--timeline-file ${JSON.stringify(root)} could not be read`,
+    },
   ])('exits 2 for $name', async ({ args, message }) => {
     const keysBefore = cloud.oss.listKeys(DESTINATION_BUCKET);
 
