@@ -20,8 +20,8 @@ import { isValidJobId } from './job-id';
 import { Ledger, type LedgerRecord } from './ledger';
 import { createLogger, setLogSink, type Logger } from './log';
 import { OssBucket } from './oss';
-import { createProgressBar } from './progress-bar';
-import { syncExportJob, type SyncOutcome } from './sync';
+import { createProgressBar, logAboveBar } from './progress-bar';
+import { syncExportJob, type SyncDependencies, type SyncOutcome } from './sync';
 import { runTick, settleOutcome, type TickSummary } from './triggers';
 
 const USAGE = `Usage:
@@ -110,10 +110,7 @@ function connect(config: Config, logger: Logger, env: Environment): Services {
 async function runSync(args: readonly string[], config: Config, logger: Logger, env: Environment): Promise<number> {
   const jobId = singleJobId(args, 'sync');
   const services = connect(config, logger, env);
-  // On a terminal the download's progress is drawn as a bar; piped output gets the JSON log lines only.
-  const bar = process.stderr.isTTY ? createProgressBar({ write: (text) => process.stderr.write(text) }) : undefined;
-  const outcome = await syncExportJob(jobId, { config, logger, ...services, ...(bar === undefined ? {} : { onProgress: bar.update }) });
-  bar?.finish();
+  const outcome = await syncWithProgress(jobId, { config, logger, ...services });
 
   let ledgerError: string | undefined;
   try {
@@ -125,6 +122,26 @@ async function runSync(args: readonly string[], config: Config, logger: Logger, 
 
   printJson(ledgerError === undefined ? outcome : { ...outcome, ledgerError });
   return ledgerError === undefined && isSuccessfulSync(outcome) ? 0 : 1;
+}
+
+/**
+ * Runs the sync. On a terminal the download's progress is drawn as a bar on standard error, and each log line
+ * erases the bar first so that it starts on a line of its own. Piped output gets the JSON log lines only.
+ */
+async function syncWithProgress(jobId: string, dependencies: SyncDependencies): Promise<SyncOutcome> {
+  if (!process.stderr.isTTY) return syncExportJob(jobId, dependencies);
+
+  const write = (text: string): void => {
+    process.stderr.write(text);
+  };
+  const bar = createProgressBar({ write });
+  const previousSink = setLogSink(logAboveBar(bar, write));
+  try {
+    return await syncExportJob(jobId, { ...dependencies, onProgress: bar.update });
+  } finally {
+    bar.finish();
+    setLogSink(previousSink);
+  }
 }
 
 /** True for a job that is copied, or that the ledger finishes later: still pending, or held by another run. */

@@ -1,4 +1,8 @@
 /** A one-line progress bar for a terminal, redrawn in place with a carriage return. */
+import type { LogSink } from './log';
+
+/** Control sequence that moves the cursor to the start of the line and erases it (ANSI CSI K, "erase in line"). */
+const ERASE_LINE = '\r\x1b[K';
 
 export interface ProgressBarOptions {
   /** Where the bar is drawn; it should be a terminal. */
@@ -11,7 +15,10 @@ export interface ProgressBarOptions {
 }
 
 export interface ProgressBar {
+  /** Records the progress and redraws the bar, at most once per interval unless the bar was cleared. */
   update(bytesDone: number, bytesTotal: number | undefined): void;
+  /** Erases the bar's line, so that other output can start at the beginning of it. The next update redraws the bar. */
+  clear(): void;
   /** Draws the final state and ends the line. */
   finish(): void;
 }
@@ -24,24 +31,47 @@ export function createProgressBar(options: ProgressBarOptions): ProgressBar {
   const startedAt = now();
   let lastDrawAt = 0;
   let last: { done: number; total: number | undefined } | undefined;
+  /** True while the bar's text is on the current line, that is after a draw and before `clear` or `finish`. */
+  let visible = false;
+  let finished = false;
 
   const draw = (): void => {
     if (last === undefined) return;
     options.write(`\r${formatProgress(last.done, last.total, (now() - startedAt) / 1000, width)}`);
+    lastDrawAt = now();
+    visible = true;
   };
 
   return {
     update(bytesDone, bytesTotal) {
+      if (finished) return;
       last = { done: bytesDone, total: bytesTotal };
-      if (now() - lastDrawAt < intervalMs) return;
-      lastDrawAt = now();
+      if (visible && now() - lastDrawAt < intervalMs) return;
       draw();
+    },
+    clear() {
+      if (!visible) return;
+      options.write(ERASE_LINE);
+      visible = false;
     },
     finish() {
-      if (last === undefined) return;
+      if (last === undefined || finished) return;
       draw();
       options.write('\n');
+      visible = false;
+      finished = true;
     },
+  };
+}
+
+/**
+ * Returns a log sink that erases the bar before it writes a line, so that no log line is glued to the bar's
+ * text. `write` must go to the same terminal as the bar.
+ */
+export function logAboveBar(bar: ProgressBar, write: (text: string) => void): LogSink {
+  return (line) => {
+    bar.clear();
+    write(`${line}\n`);
   };
 }
 

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DESTINATION_BUCKET, startLocalCloud, type LocalCloud } from '../../local/cloud';
+import { DESTINATION_BUCKET, EXPORT_BUCKET, startLocalCloud, type LocalCloud } from '../../local/cloud';
 import { jobKeys, readJson } from './helpers';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -37,10 +37,13 @@ function userEnvironment(overrides: Record<string, string | undefined> = {}): Re
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
-/** Runs the command without blocking this process, whose event loop serves the emulators the command calls. */
-function runCli(args: string[], overrides: Record<string, string | undefined> = {}): Promise<CliRun> {
+/**
+ * Runs the command without blocking this process, whose event loop serves the emulators the command calls.
+ * `nodeArguments` go to node before the script, such as an `--import` that runs first.
+ */
+function runCli(args: string[], overrides: Record<string, string | undefined> = {}, nodeArguments: string[] = []): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: userEnvironment(overrides), timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...nodeArguments, CLI, ...args], { env: userEnvironment(overrides), timeout: 60_000 }, (error, stdout, stderr) => {
       // A process killed by the timeout has no exit code; -1 fails every exit-code assertion.
       let exitCode = 0;
       if (error !== null) exitCode = typeof error.code === 'number' ? error.code : -1;
@@ -267,6 +270,37 @@ describe('ims-export sync', () => {
     expect(run.json?.outcome).toBe('in-progress');
     expect(readRecord(jobId)).toMatchObject({ jobId, registeredBy: 'cli' });
     expect(jobKeys(cloud, jobId)).toEqual([]);
+  });
+
+  it('keeps log lines off the progress bar', async () => {
+    const jobId = 'cli0sync0progress000000000000001';
+    cloud.ims.createJob({
+      jobId,
+      exportType: 'AdobePremierePro',
+      script: [{ status: 'Success' }],
+      project: { bucket: EXPORT_BUCKET, prefix: 'exports/', size: 9 * 1024 * 1024 },
+    });
+    // Denied reads of the export bucket make the command download the zip, which draws the bar.
+    cloud.oss.denyRead(EXPORT_BUCKET, cloud.userKey.accessKeyId);
+    // The command draws the bar only on a terminal; this makes the piped standard error claim to be one.
+    const terminal = ['--import', 'data:text/javascript,process.stderr.isTTY=true'];
+
+    let run: CliRun;
+    try {
+      run = await runCli(['sync', jobId], { LOG_LEVEL: 'info' }, terminal);
+    } finally {
+      cloud.oss.allowRead(EXPORT_BUCKET, cloud.userKey.accessKeyId);
+    }
+
+    expect(run.exitCode).toBe(0);
+    expect(run.json?.outcome).toBe('copied');
+    expect(run.stderr).toContain('\r[');
+    // What a terminal shows of each line: the text after the last carriage return.
+    const shown = run.stderr.split('\n').map((line) => line.slice(line.lastIndexOf('\r') + 1).replace(/^\x1b\[K/, ''));
+    const logLines = shown.filter((line) => line.includes('{'));
+    expect(logLines.length).toBeGreaterThan(0);
+    for (const line of logLines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+    expect(shown.at(-2)).toMatch(/^\[#+\] 100%/);
   });
 
   it('exits 1 for a failed job', async () => {
