@@ -58,7 +58,7 @@ export function checkSourceUrl(rawUrl: string, allowedHosts: readonly string[], 
   const where = `${url.protocol}//${url.host}`;
   const scheme = url.protocol.slice(0, -1);
   if (scheme !== 'https' && scheme !== 'http') {
-    throw notAllowed(`ProjectUrl uses the ${scheme} scheme: only https is allowed, except for loopback emulators`);
+    throw notAllowed(`ProjectUrl uses the ${scheme} scheme, which is not allowed: only https is, and http for loopback emulators`);
   }
   if (url.username !== '' || url.password !== '') {
     throw notAllowed(`ProjectUrl ${where} carries user info, which a signed OSS URL never does`);
