@@ -78,7 +78,8 @@ beforeEach(() => {
   cloud.oss.faults.clear();
 });
 
-describe('duplicate work', () => {
+// Each case starts a child process and waits out a lease; under a loaded machine that can take a while.
+describe('duplicate work', { timeout: 90_000 }, () => {
   it('downloads once for 20 concurrent runs', async () => {
     const jobId = createZipJob(12 * 1024 * 1024);
 
