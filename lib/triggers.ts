@@ -210,12 +210,21 @@ async function workDueJob(entry: DueEntry, deps: TriggerDependencies): Promise<T
     if (deps.dispatcher === undefined) return await syncDueJob(record, deps, logger);
 
     // The worker never gives a job up, so a job past JOB_MAX_AGE_HOURS is synced here, where an unfinished
-    // outcome ends it. Only a job that IMS reports as Success still goes to the worker, which has the time to
-    // copy a large zip.
-    // NOTE: so a Success job whose copy keeps failing in the worker is never given up. It is dispatched
-    // again at the ledger's maximum backoff until a copy succeeds.
-    if (deps.ledger.isExpired(record, deps.config.jobMaxAgeHours) && !(await imsReportsSuccess(record.jobId, deps, logger))) {
-      return await syncDueJob(record, deps, logger);
+    // outcome ends it. A job that IMS reports as Success still goes to the worker, which has the time to copy a
+    // large zip, unless the worker's last copy of it failed: then it ends here.
+    if (deps.ledger.isExpired(record, deps.config.jobMaxAgeHours)) {
+      if (!(await imsReportsSuccess(record.jobId, deps, logger))) return await syncDueJob(record, deps, logger);
+      if (record.lastOutcome === 'error') {
+        const lastFailure: SyncOutcome = {
+          outcome: 'error',
+          jobId: record.jobId,
+          reason: record.lastReason ?? 'unknown',
+          message: `the last copy failed (${record.lastReason ?? 'unknown reason'})`,
+          retryable: true,
+        };
+        await giveUp({ ...record, lastStatus: 'Success' }, lastFailure, deps, logger);
+        return { jobId: record.jobId, outcome: 'given-up' };
+      }
     }
     return await dispatchDueJob(record, deps, logger);
   } catch (error) {

@@ -463,6 +463,25 @@ describe('poller handing jobs to the worker', () => {
     expect(ledgerKeys(jobId)).toEqual([]);
   });
 
+  it('gives up an expired job whose copy failed', async () => {
+    const jobId = 'poller-expired-copy-failed';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Success' }] });
+    const record = await seedRecord(jobId, { dueAtMs: Date.now() - 1_000, registeredAtMs: Date.now() - 73 * HOUR_MS, attempts: 30 });
+    const failed = { ...record, lastOutcome: 'error', lastReason: 'source-not-allowed' };
+    await cloud.oss.putObjectDirect(DESTINATION_BUCKET, keyLayout.recordKey(jobId), Buffer.from(JSON.stringify(failed)), { contentType: 'application/json' });
+    const invocationsBefore = cloud.fc.invocations.length;
+
+    const result = await tick();
+
+    expect(outcomeOf(result, jobId)).toBe('given-up');
+    expect(cloud.fc.invocations).toHaveLength(invocationsBefore);
+    const manifest = readJson<{ result: string; Status: string; error: { message: string } }>(cloud, `ims-exports/${jobId}/manifest.json`);
+    expect(manifest.result).toBe('given-up');
+    expect(manifest.Status).toBe('Success');
+    expect(manifest.error.message).toContain('source-not-allowed');
+    expect(ledgerKeys(jobId)).toEqual([]);
+  });
+
   it('dispatches an expired job that finished', async () => {
     const jobId = 'poller-expired-worker-success';
     cloud.ims.createJob({ jobId, script: [{ status: 'Success' }] });
