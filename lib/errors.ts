@@ -1,5 +1,5 @@
 /**
- * Error classes of ims-export-sync. Each sets `name`, keeps `cause`, and says whether retrying the same
+ * Error classes of ims-export-sync. Each sets `name`, keeps `cause`, and records whether retrying the same
  * operation later can succeed, so that callers can decide between retrying and recording a final error.
  */
 
@@ -30,7 +30,7 @@ export class ConfigError extends SyncError {
   }
 }
 
-/** A call to the IMS API failed. `code` and `statusCode` are IMS's when it answered. */
+/** A call to the IMS API failed. `code` and `statusCode` are IMS's when it sent a response. */
 export class ImsApiError extends SyncError {
   readonly action: string;
   readonly code: string | undefined;
@@ -57,7 +57,7 @@ export const SourceErrorReason = {
   NotAllowed: 'source-not-allowed',
   /** The signed URL expired; asking IMS for the job again returns a freshly signed one. */
   Expired: 'source-expired',
-  /** The source answered with an unexpected HTTP status. */
+  /** The source responded with an unexpected HTTP status. */
   HttpStatus: 'source-http-status',
   /** The body ended before Content-Length bytes, the connection dropped, or the request timed out. */
   Interrupted: 'source-interrupted',
@@ -103,7 +103,7 @@ export class InvalidExportError extends SyncError {
   }
 }
 
-/** Returns true when `error` says that retrying the same operation later may succeed. */
+/** Returns true when `error` reports that retrying the same operation later may succeed. */
 export function isRetryable(error: unknown): boolean {
   return error instanceof SyncError && error.retryable;
 }

@@ -29,7 +29,7 @@ export interface LedgerRecord {
   dueKey: string;
   /** Syncs attempted so far. */
   attempts: number;
-  /** What first registered the job: `callback`, `poller`, `worker` or `cli`. */
+  /** Entry point that first registered the job: `callback`, `poller`, `worker` or `cli`. */
   registeredBy: string;
   lastOutcome?: string;
   lastReason?: string;
@@ -82,7 +82,7 @@ export class Ledger {
 
   /**
    * Adds a job due at `dueAtMs` (default now). A job already in the ledger keeps its record; with
-   * `dueNow` its due time is moved up to now, for a callback that says the job may have finished.
+   * `dueNow` its due time is moved up to now, for a callback reporting that the job may have finished.
    */
   async register(jobId: string, options: { registeredBy: string; dueAtMs?: number; dueNow?: boolean }): Promise<LedgerRecord> {
     const existing = await this.get(jobId);

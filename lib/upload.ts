@@ -121,7 +121,7 @@ export class PartBody {
     return this.#crc.digest();
   }
 
-  /** A fresh stream over the chunks, for each attempt to send the part. */
+  /** Returns a fresh stream over the chunks, for each attempt to send the part. */
   toStream(): Readable {
     return Readable.from(this.chunks, { objectMode: false });
   }
@@ -275,7 +275,7 @@ export class MultipartWriter {
       const completed = error instanceof OssError && error.code === 'NoSuchUpload' ? await this.#bucket.head(this.#key) : undefined;
       if (completed === undefined) throw error;
       this.#uploadId = undefined;
-      this.#options.logger.warn('Complete answered NoSuchUpload but the object exists; checking it', { key: this.#key });
+      this.#options.logger.warn('Complete returned NoSuchUpload but the object exists; checking it', { key: this.#key });
       return completed.etag;
     }
     this.#uploadId = undefined;

@@ -1,4 +1,4 @@
-/** What an emulator knows about a request when it decides whether a fault applies. */
+/** The parts of a request an emulator matches fault rules against. */
 export interface RequestInfo {
   method: string;
   /** Path of the request URL, still percent-encoded. */
@@ -11,7 +11,7 @@ export interface RequestInfo {
 }
 
 /**
- * A fault that an emulator injects into a request instead of, or on top of, its normal answer.
+ * A fault that an emulator injects into a request instead of, or on top of, its normal response.
  * Each emulator renders `error` and `throttle` in its own service's format.
  */
 export type Fault =
@@ -19,9 +19,9 @@ export type Fault =
   | { kind: 'delay'; ms: number }
   /** Destroys the connection after `afterBytes` bytes of the request body were read or of the response body were sent. */
   | { kind: 'drop'; afterBytes: number; stage?: 'request-body' | 'response-body' }
-  /** Answers with `status` and the service's error body; `html` sends an HTML page, as a gateway's 502 does. */
+  /** Responds with `status` and the service's error body; `html` sends an HTML page, as a gateway's 502 does. */
   | { kind: 'error'; status: number; code?: string; message?: string; html?: boolean }
-  /** Answers with the service's throttling error. */
+  /** Responds with the service's throttling error. */
   | { kind: 'throttle' }
   /** Sends a body whose bytes differ from the stored ones (or a wrong checksum header), to test integrity checks. */
   | { kind: 'corrupt' }
@@ -38,7 +38,7 @@ export interface FaultRule {
 export interface AddFaultOptions {
   /** How many matching requests get the fault. Default 1. */
   times?: number;
-  /** Which requests the fault applies to. Default: every request. */
+  /** Predicate selecting the requests the fault applies to. Default: every request. */
   match?: (request: RequestInfo) => boolean;
 }
 
