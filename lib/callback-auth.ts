@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from './config';
 
-/** Why a callback was not authenticated; each value names what the caller has to fix. */
+/** Reasons a callback is not authenticated, each naming what the caller has to fix. */
 export const AuthFailure = {
   /** The function has neither CALLBACK_AUTH_KEYS nor CALLBACK_TOKEN, and CALLBACK_AUTH is not "off". */
   NotConfigured: 'callback authentication is not configured: set CALLBACK_AUTH_KEYS or CALLBACK_TOKEN (or CALLBACK_AUTH=off)',
@@ -56,7 +56,7 @@ export function authenticateCallback(request: CallbackCredentials, settings: Aut
 
 function checkIceSignature(signature: string, timestamp: string, settings: AuthSettings, nowMs: number): AuthResult {
   if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, failure: AuthFailure.InvalidTimestamp };
-  // IMS's documentation asks receivers to refuse old timestamps; one far in the future is refused too.
+  // IMS's documentation tells receivers to reject old timestamps; one far in the future is refused too.
   const skewSeconds = Math.abs(nowMs / 1000 - Number(timestamp));
   if (skewSeconds > settings.callbackMaxSkewSeconds) return { ok: false, failure: AuthFailure.StaleTimestamp };
 

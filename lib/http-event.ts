@@ -54,7 +54,7 @@ export function headerOf(event: FcHttpEvent, name: string): string | undefined {
   return undefined;
 }
 
-/** Decodes the body (base64 when FC says so) and rejects one over `MAX_CALLBACK_BODY_BYTES`. */
+/** Decodes the body (base64 when `isBase64Encoded` is set) and rejects one over `MAX_CALLBACK_BODY_BYTES`. */
 export function bodyBytes(event: FcHttpEvent): Buffer {
   // A base64 text is 4/3 of its bytes, so a text this long cannot decode to an acceptable body.
   if (event.body.length > (MAX_CALLBACK_BODY_BYTES * 4) / 3 + 4) throw tooLarge();

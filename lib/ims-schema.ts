@@ -14,7 +14,7 @@ export const ExportType = {
   AdobePremierePro: 'AdobePremierePro',
 } as const;
 
-/** A project export job as this product uses it, normalised from the API's answer. */
+/** A project export job as this product uses it, normalised from the API's response. */
 export interface ProjectExportJob {
   jobId: string;
   projectId: string | undefined;
@@ -57,7 +57,7 @@ const projectExportJobSchema = z.object({
   UserData: jsonTextOrObject,
 });
 
-/** The body of a GetProjectExportJob answer. */
+/** The body of a GetProjectExportJob response. */
 export const getProjectExportJobResponseSchema = z.object({
   RequestId: z.string().optional(),
   ProjectExportJob: projectExportJobSchema,
@@ -68,7 +68,7 @@ export const submitProjectExportJobResponseSchema = z.object({
   JobId: trimmed.pipe(z.string().min(1)),
 });
 
-/** Converts a validated API answer into the product's `ProjectExportJob`. */
+/** Converts a validated API response into the product's `ProjectExportJob`. */
 export function toProjectExportJob(body: z.output<typeof getProjectExportJobResponseSchema>): ProjectExportJob {
   const job = body.ProjectExportJob;
   const timeline = job.ExportResult?.Timeline ?? undefined;

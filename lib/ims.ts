@@ -50,8 +50,8 @@ export interface SubmitProjectExportJobInput {
 
 /**
  * IMS (ICE 2020-11-09) calls this product makes, over `@alicloud/openapi-client` with RPC style.
- * Throttling, 5xx answers, network errors, timeouts and non-JSON bodies are retried with capped
- * exponential backoff and jitter; other 4xx answers are not.
+ * Throttling, 5xx responses, network errors, timeouts and non-JSON bodies are retried with capped
+ * exponential backoff and jitter; other 4xx responses are not.
  */
 export class ImsClient {
   readonly #client: InstanceType<typeof OpenApiClient>;
@@ -135,7 +135,7 @@ export class ImsClient {
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; ');
-      throw new ImsApiError(`${action} returned an answer this product cannot read (${issues})`, { action, code: 'InvalidResponse' });
+      throw new ImsApiError(`${action} returned a response this product cannot read (${issues})`, { action, code: 'InvalidResponse' });
     }
     return parsed.data;
   }

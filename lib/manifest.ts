@@ -7,13 +7,13 @@ import type { SourceLocation } from './source';
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_VERSION = 1;
 
-/** How a job ended, as its manifest records it. */
+/** Final state of a job, as its manifest records it. */
 export const ManifestResult = {
   /** Every artefact was copied and verified. */
   Copied: 'copied',
   /** IMS reports the export job as Failed; `Code` and `Message` are IMS's. */
   Failed: 'failed',
-  /** IMS reports Success but the result cannot be copied as it is; `error` says why. */
+  /** IMS reports Success but the result cannot be copied as it is; `error` gives the reason. */
   Invalid: 'invalid',
   /** The job was not finished within JOB_MAX_AGE_HOURS, so this product stopped waiting for it. */
   GivenUp: 'given-up',

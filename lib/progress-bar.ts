@@ -5,7 +5,7 @@ import type { LogSink } from './log';
 const ERASE_LINE = '\r\x1b[K';
 
 export interface ProgressBarOptions {
-  /** Where the bar is drawn; it should be a terminal. */
+  /** Writer the bar is drawn with, normally standard error on a terminal. */
   write: (text: string) => void;
   /** Characters of the bar itself. */
   width?: number;

@@ -7,7 +7,7 @@ import { Ledger } from './ledger';
 import { createLogger, type Logger } from './log';
 import { OssBucket } from './oss';
 
-/** What one invocation of a function works with. */
+/** Settings, clients and logger of one invocation. */
 export interface Invocation {
   config: Config;
   credentials: Credentials;
@@ -51,7 +51,7 @@ export function startInvocation(context: FcContext, functionName: string): Invoc
 }
 
 /**
- * A dispatcher that loads `@alicloud/fc2` on its first hand-off. The worker never hands off, so its cold
+ * Creates a dispatcher that loads `@alicloud/fc2` on its first hand-off. The worker never hands off, so its cold
  * start does not pay for loading fc2 and its dependencies.
  */
 function lazyDispatcher(config: Config, context: FcContext, credentials: Credentials, functionName: string): WorkerDispatcher {

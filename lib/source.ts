@@ -15,7 +15,7 @@ export interface OpenedSource {
   /** `x-oss-hash-crc64ecma` of the whole object, when the source is OSS and sent it. */
   crc64: string | undefined;
   contentType: string | undefined;
-  /** Host and path of the URL that answered, for logs and the manifest: never the query or its signature. */
+  /** Host and path of the URL that responded, for logs and the manifest: never the query or its signature. */
   location: SourceLocation;
 }
 
@@ -28,7 +28,7 @@ export interface OpenSourceOptions {
   allowedHosts: readonly string[];
   /** Time allowed from the request until the response headers, in milliseconds. */
   headersTimeoutMs?: number;
-  /** Longest pause between two body chunks, in milliseconds, before the download counts as interrupted. */
+  /** Maximum pause between two body chunks, in milliseconds, before the download counts as interrupted. */
   idleTimeoutMs?: number;
   signal?: AbortSignal;
 }

@@ -49,7 +49,7 @@ export type SyncOutcome =
  * Confirms the job's state with GetProjectExportJob, then: Init or Processing → `pending` (nothing written);
  * Failed → a manifest with IMS's Code and Message; Success → the artefact (`timeline.json`, or the zip behind
  * `ProjectUrl`) followed by `manifest.json`. A job that already has a manifest is not synced again.
- * Never throws for a fault of the job or of a service: the outcome says what happened and whether a retry may help.
+ * Never throws for a fault of the job or of a service: the outcome records what happened and whether a retry may help.
  */
 export async function syncExportJob(jobId: string, deps: SyncDependencies): Promise<SyncOutcome> {
   const logger = deps.logger.child({ job_id: jobId });
@@ -93,7 +93,7 @@ async function copyUnderLease(job: ProjectExportJob, key: string, deps: SyncDepe
 
   const lease = new JobLease({ bucket: deps.bucket, statePrefix, jobId: job.jobId, durationMs: jobLeaseSeconds * 1000, logger: deps.logger });
   if (!(await lease.acquire())) {
-    deps.logger.info('Another run holds the job lease; leaving the copy to it');
+    deps.logger.info('Job lease held by another run; that run copies the job');
     return { outcome: 'in-progress', jobId: job.jobId };
   }
 

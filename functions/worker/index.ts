@@ -36,7 +36,7 @@ export async function handler(event: Buffer, context: FcContext): Promise<Worker
   try {
     await settleOutcome(invocation.ledger, outcome, { registeredBy: 'worker', logger });
   } catch (error) {
-    // The outcome stands; a job that stays in the ledger by mistake syncs as already-synced next time.
+    // The outcome is still returned; a job that stays in the ledger by mistake syncs as already-synced next time.
     logger.error('Ledger update failed', { error });
   }
   return outcome;

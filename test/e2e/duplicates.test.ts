@@ -25,7 +25,7 @@ function createZipJob(size: number): string {
   return jobId;
 }
 
-/** A context whose role may not read the export bucket, so that the zip is downloaded. */
+/** Returns a context whose role may not read the export bucket, so that the zip is downloaded. */
 function downloadingContext() {
   const context = cloud.context('ims-export-sync-worker');
   cloud.oss.denyRead(EXPORT_BUCKET, context.credentials.accessKeyId!);

@@ -57,7 +57,7 @@ function exportBucketRequests(operation: string): number {
   return cloud.oss.requests.entries.filter((entry) => entry.operation === operation && entry.detail?.bucket === EXPORT_BUCKET).length;
 }
 
-/** A GetProjectExportJob body like the doc's sample but with JSON-text fields and the given overrides. */
+/** Builds a GetProjectExportJob body like the doc's sample but with JSON-text fields and the given overrides. */
 function stringShapedBody(jobId: string, fields: Record<string, unknown>): string {
   return JSON.stringify({
     RequestId: 'request-1',
