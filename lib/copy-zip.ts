@@ -74,7 +74,7 @@ async function downloadProjectZip(
     let source: OpenedSource | undefined;
     try {
       source = await openSource(requireProjectUrl(current), { allowedHosts: deps.config.sourceHosts });
-      checkVerifiable(key, source);
+      checkVerifiable(key, source, deps.logger);
       checkTimeLeft(key, source.size, deps.deadlineMs);
       deps.logger.info('Download started', { key, source_host: source.location.host, source_path: source.location.path, bytes_total: source.size });
       const written = await uploadStream(deps.bucket, key, source.body, {
@@ -106,13 +106,17 @@ function isRepeatableCopyFailure(error: unknown): boolean {
   return error instanceof OssError && error.code === CRC64_MISMATCH;
 }
 
-/** Rejects a source that announces neither its size nor its CRC-64, because its copy could not be verified. */
-function checkVerifiable(key: string, source: OpenedSource): void {
+/**
+ * Rejects an HTML page where a zip was expected (a login or error page served with status 200). A source
+ * that announces neither its size nor its CRC-64 is copied with a warning: chunked transfer encoding still
+ * tells a complete body from a broken one, but the bytes cannot be checked against the source.
+ */
+function checkVerifiable(key: string, source: OpenedSource, logger: SyncDependencies['logger']): void {
+  if (/^text\/html\b/i.test(source.contentType ?? '')) {
+    throw new SourceError(`Source for "${key}" sent an HTML page (${source.contentType}) where a zip was expected`, SourceErrorReason.IntegrityMismatch);
+  }
   if (source.size === undefined && source.crc64 === undefined) {
-    throw new SourceError(
-      `Source for "${key}" sent neither Content-Length nor x-oss-hash-crc64ecma, so a copy could not be verified`,
-      SourceErrorReason.IntegrityMismatch,
-    );
+    logger.warn('Source sent neither Content-Length nor x-oss-hash-crc64ecma; its bytes cannot be checked', { key });
   }
 }
 

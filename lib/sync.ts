@@ -92,7 +92,17 @@ async function copyUnderLease(job: ProjectExportJob, key: string, deps: SyncDepe
   if (statePrefix === undefined || jobLeaseSeconds === undefined) return copySuccessfulJob(job, key, deps);
 
   const lease = new JobLease({ bucket: deps.bucket, statePrefix, jobId: job.jobId, durationMs: jobLeaseSeconds * 1000, logger: deps.logger });
-  if (!(await lease.acquire())) {
+  let acquired: boolean;
+  try {
+    acquired = await lease.acquire();
+  } catch (error) {
+    // The lease only saves duplicate downloads: the copy and the manifest are safe to repeat, so a lease that
+    // cannot be written (a policy without the state prefix, a store without x-oss-forbid-overwrite) does not
+    // stop the copy.
+    deps.logger.warn('Job lease could not be taken; copying without it', { error });
+    return copySuccessfulJob(job, key, deps);
+  }
+  if (!acquired) {
     deps.logger.info('Job lease held by another run; that run copies the job');
     return { outcome: 'in-progress', jobId: job.jobId };
   }

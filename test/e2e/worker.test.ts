@@ -53,6 +53,19 @@ async function runWorkerWithSettings(jobId: string, settings: Record<string, str
 /** Allows ProjectUrls on OSS's own host names; the product still reaches OSS only through OSS_ENDPOINT. */
 const ALIYUN_HOSTS = { SOURCE_HOSTS: '127.0.0.1,*.aliyuncs.com' };
 
+/**
+ * Serves `body` on 127.0.0.1 with chunked transfer encoding (no Content-Length) and no CRC-64 header, and
+ * returns a ProjectUrl for it.
+ */
+async function serveOnce(contentType: string, body: Buffer): Promise<{ projectUrl: string; close: () => Promise<void> }> {
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': contentType });
+    response.end(body);
+  });
+  const { port } = await listenOnLoopback(server);
+  return { projectUrl: `http://127.0.0.1:${port}/bucket/project.zip?Expires=1&Signature=x`, close: () => closeServer(server) };
+}
+
 function exportBucketRequests(operation: string): number {
   return cloud.oss.requests.entries.filter((entry) => entry.operation === operation && entry.detail?.bucket === EXPORT_BUCKET).length;
 }
@@ -270,25 +283,51 @@ describe('worker handler', () => {
     expect(manifest.UserData.Key).toBe('Value');
   });
 
-  it('refuses a source it cannot verify', async () => {
-    const jobId = 'unverifiable0source00000000000001';
-    // Chunked, so no Content-Length, and no x-oss-hash-crc64ecma: nothing to check the bytes against.
-    const server = createServer((_request, response) => {
-      response.writeHead(200, { 'content-type': 'text/html' });
-      response.end('<html>login</html>');
-    });
-    const { port } = await listenOnLoopback(server);
+  it('copies when the lease cannot be written', async () => {
+    const jobId = 'lease0denied000000000000000000001';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Success' }] });
+    cloud.oss.faults.add({ kind: 'error', status: 403, code: 'AccessDenied' }, { times: 100, match: (request) => request.path.includes('/leases/') });
     try {
-      const projectUrl = `http://127.0.0.1:${port}/bucket/project.zip?Expires=1&Signature=x`;
-      cloud.ims.createJob({ jobId, rawBody: stringShapedBody(jobId, { ExportType: 'AdobePremierePro', ExportResult: { ProjectUrl: projectUrl } }) });
+      const outcome = await runWorker(jobId);
+
+      expect(cloud.oss.faults.pending).toBeLessThan(100);
+      expect(outcome.outcome).toBe('copied');
+      expect(jobKeys(cloud, jobId)).toEqual([`ims-exports/${jobId}/manifest.json`, `ims-exports/${jobId}/timeline.json`]);
+    } finally {
+      cloud.oss.faults.clear();
+    }
+  });
+
+  it('refuses an HTML page for a zip', async () => {
+    const jobId = 'html0page0source0000000000000001';
+    const source = await serveOnce('text/html', Buffer.from('<html>login</html>'));
+    try {
+      cloud.ims.createJob({ jobId, rawBody: stringShapedBody(jobId, { ExportType: 'AdobePremierePro', ExportResult: { ProjectUrl: source.projectUrl } }) });
 
       const outcome = await runWorker(jobId);
 
       expect(outcome.outcome).toBe('error');
       expect(outcome.reason).toBe('source-integrity-mismatch');
+      expect(outcome.message).toContain('HTML page');
       expect(jobKeys(cloud, jobId)).toEqual([]);
     } finally {
-      await closeServer(server);
+      await source.close();
+    }
+  });
+
+  it('copies a chunked source without checksums', async () => {
+    const jobId = 'chunked0source000000000000000001';
+    const bytes = Buffer.from('a zip streamed with chunked transfer encoding and no CRC-64 header');
+    const source = await serveOnce('application/zip', bytes);
+    try {
+      cloud.ims.createJob({ jobId, rawBody: stringShapedBody(jobId, { ExportType: 'AdobePremierePro', ExportResult: { ProjectUrl: source.projectUrl } }) });
+
+      const outcome = await runWorker(jobId);
+
+      expect(outcome.outcome).toBe('copied');
+      expect(readObject(cloud, `ims-exports/${jobId}/project.zip`)?.body.equals(bytes)).toBe(true);
+    } finally {
+      await source.close();
     }
   });
 
