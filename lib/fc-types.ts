@@ -175,3 +175,14 @@ function createFcLogger(requestId: string, writeLog: (line: string) => void): Fc
     };
   return { debug: write('DEBUG'), info: write('INFO'), warn: write('WARN'), error: write('ERROR'), log: write('INFO') };
 }
+
+/**
+ * Returns the text of an invocation's event. FC passes a Buffer; a string, or an event object that a local
+ * harness passes already parsed, is accepted too.
+ */
+export function eventText(event: unknown): string {
+  if (event instanceof Uint8Array) return Buffer.from(event.buffer, event.byteOffset, event.byteLength).toString('utf8');
+  if (typeof event === 'string') return event;
+  if (event === undefined || event === null) return '';
+  return JSON.stringify(event);
+}

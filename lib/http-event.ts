@@ -1,4 +1,4 @@
-import type { FcHttpEvent, FcHttpResponse } from './fc-types';
+import { eventText, type FcHttpEvent, type FcHttpResponse } from './fc-types';
 import { isValidJobId } from './job-id';
 
 /** Largest callback body accepted, in bytes. IMS's envelopes are a few hundred bytes. */
@@ -19,7 +19,7 @@ export class HttpRejection extends Error {
 export function parseHttpEvent(event: Buffer): FcHttpEvent {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(event).toString('utf8'));
+    parsed = JSON.parse(eventText(event));
   } catch {
     throw new HttpRejection(400, 'the invocation is not an FC HTTP trigger event');
   }

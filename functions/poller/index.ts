@@ -2,7 +2,7 @@
  * Poller function (FC 3.0 timer trigger): one tick of the ledger. Takes the payload's optional
  * `{"jobIds": [...]}` into the ledger, then works the due jobs until shortly before the function's timeout.
  */
-import type { FcContext } from '../../lib/fc-types';
+import { eventText, type FcContext } from '../../lib/fc-types';
 import { isValidJobId } from '../../lib/job-id';
 import { startInvocation } from '../../lib/runtime';
 import { runTick, type TickSummary } from '../../lib/triggers';
@@ -61,20 +61,22 @@ interface TimerEvent {
  * is not a plain JobId is listed in `rejectedJobIds`.
  */
 function parseTimerEvent(event: Buffer): TimerEvent {
-  const text = Buffer.from(event).toString('utf8');
+  const text = eventText(event);
   const fields = text.trim() === '' ? {} : parseJson(text);
   if (!isJsonObject(fields)) return ignored(undefined, 'the event is not a JSON object', text);
 
   const triggerTime = typeof fields.triggerTime === 'string' ? fields.triggerTime : undefined;
   const payload = fields.payload;
   if (payload === undefined || payload === null || payload === '') return { triggerTime, jobIds: [], rejectedJobIds: [] };
-  if (typeof payload !== 'string') return ignored(triggerTime, 'payload is not a string', JSON.stringify(payload));
+  // FC sends the payload as the string configured on the trigger; an object (from a local harness) is read as is.
+  if (typeof payload !== 'string' && !isJsonObject(payload)) return ignored(triggerTime, 'payload is neither a string nor an object', JSON.stringify(payload));
 
-  const parsed = parseJson(payload);
-  if (parsed === undefined) return ignored(triggerTime, 'payload is not JSON: expected {"jobIds": ["<JobId>", ...]}', payload);
-  if (!isJsonObject(parsed)) return ignored(triggerTime, 'payload is not a JSON object: expected {"jobIds": ["<JobId>", ...]}', payload);
+  const parsed = typeof payload === 'string' ? parseJson(payload) : payload;
+  const payloadText = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  if (parsed === undefined) return ignored(triggerTime, 'payload is not JSON: expected {"jobIds": ["<JobId>", ...]}', payloadText);
+  if (!isJsonObject(parsed)) return ignored(triggerTime, 'payload is not a JSON object: expected {"jobIds": ["<JobId>", ...]}', payloadText);
   if (parsed.jobIds === undefined) return { triggerTime, jobIds: [], rejectedJobIds: [] };
-  if (!Array.isArray(parsed.jobIds)) return ignored(triggerTime, 'jobIds is not an array: expected {"jobIds": ["<JobId>", ...]}', payload);
+  if (!Array.isArray(parsed.jobIds)) return ignored(triggerTime, 'jobIds is not an array: expected {"jobIds": ["<JobId>", ...]}', payloadText);
 
   const jobIds: string[] = [];
   const rejectedJobIds: string[] = [];

@@ -3,7 +3,7 @@
  * Event: `{"jobId": "..."}` (or `{"JobId": "..."}`) as a Buffer. Returns the sync outcome as JSON.
  */
 import { z } from 'zod';
-import type { FcContext } from '../../lib/fc-types';
+import { eventText, type FcContext } from '../../lib/fc-types';
 import { createLogger } from '../../lib/log';
 import { startInvocation } from '../../lib/runtime';
 import { syncExportJob, type SyncOutcome } from '../../lib/sync';
@@ -45,7 +45,7 @@ export async function handler(event: Buffer, context: FcContext): Promise<Worker
 function parseWorkerEvent(event: Buffer): string | Extract<WorkerResult, { reason: 'invalid-event' }> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(event).toString('utf8'));
+    parsed = JSON.parse(eventText(event));
   } catch {
     return invalidEvent('the event is not JSON; expected {"jobId": "<JobId>"}');
   }

@@ -362,9 +362,19 @@ describe('poller with a malformed payload', () => {
     expect(cloud.oss.listKeys(DESTINATION_BUCKET, STATE_PREFIX)).toEqual(keysBefore);
   });
 
+  it('reads a payload passed as an object', async () => {
+    const jobId = 'poller-object-payload';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Processing' }] });
+
+    const result = await poller(jsonEvent({ triggerName: 'poll', payload: { jobIds: [jobId] } }), cloud.context('ims-export-sync-poller'));
+
+    expect(result.rejectedJobIds).toEqual([]);
+    expect(result.jobs.map((job) => job.jobId)).toContain(jobId);
+  });
+
   it.each([
     { name: 'an event that is not JSON', event: Buffer.from('tick'), problem: 'the event is not a JSON object' },
-    { name: 'a payload that is not a string', event: jsonEvent({ triggerName: 'poll', payload: { jobIds: ['abc'] } }), problem: 'payload is not a string' },
+    { name: 'a payload that is a number', event: jsonEvent({ triggerName: 'poll', payload: 42 }), problem: 'payload is neither a string nor an object' },
   ])('warns once about $name', async ({ event, problem }) => {
     const result = await poller(event, cloud.context('ims-export-sync-poller'));
 

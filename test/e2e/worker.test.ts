@@ -381,6 +381,18 @@ describe('worker handler', () => {
     expect(outcome.outcome).toBe('pending');
   });
 
+  it('accepts an event passed as text or object', async () => {
+    const jobId = 'event0shapes00000000000000000001';
+    cloud.ims.createJob({ jobId, script: [{ status: 'Processing' }] });
+    const context = () => cloud.context('ims-export-sync-worker');
+
+    const fromText = await worker(JSON.stringify({ jobId }) as unknown as Buffer, context());
+    const fromObject = await worker({ jobId } as unknown as Buffer, context());
+
+    expect(fromText.outcome).toBe('pending');
+    expect(fromObject.outcome).toBe('pending');
+  });
+
   it.each([
     { event: 'not json', reason: 'invalid-event' },
     { event: '{}', reason: 'invalid-event' },
