@@ -10,7 +10,7 @@ import { CRC64_MISMATCH, DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, DeadlineError, u
 const DOWNLOAD_ATTEMPTS = 3;
 /**
  * Slowest download rate assumed when deciding whether a copy can finish before the deadline, in bytes per
- * second. NOTE: an estimate for a function in the bucket's region; a slower source makes a started copy
+ * second. NOTE: an estimate for a function in the bucket's region. A slower source makes a started copy
  * run into the deadline, where it is aborted cleanly and the job stays due.
  */
 const ASSUMED_MIN_RATE_BYTES_PER_SECOND = 8 * 1024 * 1024;
@@ -35,7 +35,7 @@ export async function copyProjectZip(
   const copied = await tryServerSideCopy(url, key, job, deps);
   if (copied !== undefined) return { written: copied, source: { ...describeUrl(url), copy: 'server-side' } };
 
-  checkSourceUrl(projectUrl, deps.config.sourceHosts);
+  // openSource checks the URL again with the download's rules (https only) before it connects.
   const { written, location } = await downloadProjectZip(job, key, deps, refreshJob);
   return { written, source: { ...location, copy: 'download' } };
 }
@@ -108,8 +108,8 @@ function isRepeatableCopyFailure(error: unknown): boolean {
 
 /**
  * Rejects an HTML page where a zip was expected (a login or error page served with status 200). A source
- * that announces neither its size nor its CRC-64 is copied with a warning: chunked transfer encoding still
- * tells a complete body from a broken one, but the bytes cannot be checked against the source.
+ * that announces neither its size nor its CRC-64 is copied with a warning. Chunked transfer encoding still
+ * marks where a complete body ends, but the bytes cannot be checked against the source.
  */
 function checkVerifiable(key: string, source: OpenedSource, logger: SyncDependencies['logger']): void {
   if (/^text\/html\b/i.test(source.contentType ?? '')) {

@@ -49,15 +49,7 @@ export const uploadPart: OperationHandler = async (context) => {
     throw error;
   }
 
-  const part: PartRecord = {
-    partNumber,
-    body: received.body,
-    size: received.size,
-    etag: received.md5.toString('hex').toUpperCase(),
-    md5: received.md5,
-    crc64: received.crc64,
-    lastModified: new Date(),
-  };
+  const part = partRecord(partNumber, received);
   await context.store.putPart(context.bucket, upload, part);
 
   return emptyReply(200, {
@@ -76,15 +68,7 @@ export const uploadPartCopy: OperationHandler = async (context) => {
 
   const bodies = context.store.bodies;
   const received = await receiveBody(bodies.read(source.body, start, end), bodies, { maxBytes: MAX_SINGLE_UPLOAD_BYTES });
-  const part: PartRecord = {
-    partNumber,
-    body: received.body,
-    size: received.size,
-    etag: received.md5.toString('hex').toUpperCase(),
-    md5: received.md5,
-    crc64: received.crc64,
-    lastModified: new Date(),
-  };
+  const part = partRecord(partNumber, received);
   await context.store.putPart(context.bucket, upload, part);
 
   const result = xmlDocument('CopyPartResult', [
@@ -300,4 +284,17 @@ function copyRange(header: string, size: number): { start: number; end: number }
     });
   }
   return { start, end: last + 1 };
+}
+
+/** Builds the record of a part whose bytes were received (uploaded or copied), with OSS's ETag for a part. */
+function partRecord(partNumber: number, received: { body: PartRecord['body']; size: number; md5: Buffer; crc64: string }): PartRecord {
+  return {
+    partNumber,
+    body: received.body,
+    size: received.size,
+    etag: received.md5.toString('hex').toUpperCase(),
+    md5: received.md5,
+    crc64: received.crc64,
+    lastModified: new Date(),
+  };
 }
