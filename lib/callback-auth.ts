@@ -56,7 +56,7 @@ export function authenticateCallback(request: CallbackCredentials, settings: Aut
 
 function checkIceSignature(signature: string, timestamp: string, settings: AuthSettings, nowMs: number): AuthResult {
   if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, failure: AuthFailure.InvalidTimestamp };
-  // IMS's documentation tells receivers to reject old timestamps; one far in the future is refused too.
+  // IMS's documentation asks receivers to reject old timestamps, and this check rejects one far in the future too.
   const skewSeconds = Math.abs(nowMs / 1000 - Number(timestamp));
   if (skewSeconds > settings.callbackMaxSkewSeconds) return { ok: false, failure: AuthFailure.StaleTimestamp };
 

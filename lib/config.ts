@@ -251,9 +251,9 @@ function readSetting<N extends SettingName>(env: Environment, name: N, problems:
   const result = setting.schema.safeParse(raw.trim());
   if (result.success) return result.data as SettingValue<N>;
 
-  const shown = SECRET_VARIABLES.has(name) ? maskSecret(raw) : JSON.stringify(raw);
+  const displayed = SECRET_VARIABLES.has(name) ? maskSecret(raw) : JSON.stringify(raw);
   const reason = result.error.issues.map((issue) => issue.message).join('; ');
-  problems.push(`${name}=${shown} is invalid (${reason}): expected ${setting.expected}`);
+  problems.push(`${name}=${displayed} is invalid (${reason}): expected ${setting.expected}`);
   return undefined;
 }
 

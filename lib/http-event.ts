@@ -47,9 +47,9 @@ export function httpMethod(event: FcHttpEvent): string {
 
 /** Looks a header up by name in any case; FC re-cases names Go-style (`X-Ice-Signature`). */
 export function headerOf(event: FcHttpEvent, name: string): string | undefined {
-  const wanted = name.toLowerCase();
+  const expected = name.toLowerCase();
   for (const [key, value] of Object.entries(event.headers)) {
-    if (key.toLowerCase() === wanted) return value;
+    if (key.toLowerCase() === expected) return value;
   }
   return undefined;
 }

@@ -81,7 +81,7 @@ export class Ledger {
   }
 
   /**
-   * Adds a job due at `dueAtMs` (default now). A job already in the ledger keeps its record; with
+   * Adds a job due at `dueAtMs` (default now). A job already in the ledger keeps its record. With
    * `dueNow` its due time is moved up to now, for a callback reporting that the job may have finished.
    */
   async register(jobId: string, options: { registeredBy: string; dueAtMs?: number; dueNow?: boolean }): Promise<LedgerRecord> {

@@ -7,7 +7,7 @@ export type LogLevelName = keyof typeof LogLevel;
 
 export type LogFields = Record<string, unknown>;
 
-/** Where log lines go. Tests replace it to capture every line a run writes. */
+/** Destination of log lines. Tests replace it to capture every line a run writes. */
 export type LogSink = (line: string) => void;
 
 let sink: LogSink = (line) => process.stdout.write(`${line}\n`);

@@ -71,7 +71,7 @@ export async function settleOutcome(
   // A JobId that is not a plain ID cannot become an object key, so there is nothing to record.
   if (outcome.outcome === 'error' && outcome.reason === 'InvalidJobIdError') return;
   // The run holding the lease settles the job. This run only makes sure the job is recorded, in case that run
-  // dies; it neither reschedules nor counts an attempt, which would leave extra markers behind.
+  // dies. It neither reschedules nor counts an attempt, because that would leave extra markers behind.
   if (outcome.outcome === 'in-progress') {
     if (options.record === undefined) await ledger.register(outcome.jobId, { registeredBy: options.registeredBy, dueAtMs: Date.now() + ledger.backoffMs(1) });
     return;

@@ -294,7 +294,7 @@ export class MultipartWriter {
       this.#options.logger.info('Multipart upload aborted', { key: this.#key, reason });
     } catch (error) {
       // NOTE: parts of an upload that could not be aborted stay billed until a bucket lifecycle rule for
-      // incomplete multipart uploads removes them; the README recommends such a rule.
+      // incomplete multipart uploads removes them. The README recommends such a rule.
       this.#options.logger.error('Multipart upload could not be aborted', { key: this.#key, error });
     }
   }

@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: the product's main job on the local emulators, through the bundled functions in dist/.
  *
- * 1. A BaseTimeline job whose IMS answer is the API reference's sample response, synced by the worker.
+ * 1. A BaseTimeline job whose IMS response is the API reference's sample response, synced by the worker.
  * 2. An AdobePremierePro job with a zip of a few MiB that is still Processing when IMS sends a signed callback.
  *    The callback records it and hands it to the worker through the local FC invoke API; timer ticks finish it.
  *

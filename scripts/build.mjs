@@ -50,7 +50,7 @@ for (const name of await functionNames()) {
     outfile: path.join(outDir, 'index.js'),
     minify: true,
   });
-  // The repository's package.json says "type": "module"; this marker keeps Node loading the bundle as
+  // The repository's package.json sets "type": "module", so this marker keeps Node loading the bundle as
   // CommonJS when tests import it from dist/, as FC does from the deployed folder.
   await writeFile(path.join(outDir, 'package.json'), '{ "type": "commonjs" }\n');
   console.log(`built dist/${name}/index.js (${outputKiB(result)})`);

@@ -22,7 +22,7 @@ export async function handler(event: Buffer, context: FcContext): Promise<FcHttp
     invocation = startInvocation(context, 'callback');
   } catch (error) {
     // Details are in the log; the caller learns only that the function cannot take callbacks now.
-    logger.error('Callback refused: the function is misconfigured', { error });
+    logger.error('Callback rejected: the settings are invalid', { error });
     return jsonResponse(500, { error: error instanceof ConfigError ? 'the function is misconfigured; see its logs' : 'internal error' });
   }
 

@@ -46,7 +46,7 @@ export function readJson<T = Record<string, unknown>>(cloud: LocalCloud, key: st
   return JSON.parse(object.body.toString('utf8')) as T;
 }
 
-/** An HTTP server on 127.0.0.1 that counts the requests it gets, to show that none were sent to it. */
+/** Starts an HTTP server on 127.0.0.1 that counts its requests, to show that none were sent to it. */
 export async function startCountingServer(): Promise<{ url: string; port: number; requests: () => number; close: () => Promise<void> }> {
   let count = 0;
   const server: Server = createServer((_request, response) => {
